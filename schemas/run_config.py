@@ -1,0 +1,160 @@
+"""Run parameters: validated pydantic models loaded from ``flows/configs/*.yaml``.
+
+Every threshold carries the paper's value as its default (PAPER.md §2, §12.A); a small corpus
+overrides them in its YAML, never in code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from schemas.errors import ConfigError
+
+Domain = Literal["person", "building", "location", "organism", "artifact"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Strict):
+    """One Wikipedia source. ``path`` is resolved relative to the config file."""
+
+    kind: Literal["xml", "zim", "live"]
+    path: Path | None = None
+    media_dir: Path | None = Field(
+        default=None, description="xml only: folder with images.jsonl naming local image files and licences"
+    )
+    titles: list[str] = Field(default_factory=list, description="live only: articles to fetch")
+    api_url: str = "https://en.wikipedia.org/w/api.php"
+    commons_api_url: str = "https://commons.wikimedia.org/w/api.php"
+    language: str = "en"
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> SourceConfig:
+        if self.kind in ("xml", "zim") and self.path is None:
+            raise ValueError(f"a {self.kind} source needs 'path'")
+        if self.kind == "live" and not self.titles:
+            raise ValueError("a live source needs 'titles'")
+        return self
+
+
+class IngestConfig(_Strict):
+    sources: list[SourceConfig] = Field(min_length=1)
+    batch_pages: int = Field(default=200, ge=1, le=100_000)
+    workers: int | None = Field(default=None, ge=1, description="process-pool size; default from settings")
+    max_image_bytes: int = Field(default=50_000_000, ge=1)
+    max_image_pixels: int = Field(default=100_000_000, ge=1)
+
+
+class SamplingConfig(_Strict):
+    """Path sampling (PAPER.md §2 / §12.A). Defaults are the paper's values."""
+
+    seed: int = 42
+    hub_in_degree: int = Field(default=10_000, ge=1, description="tau_hub: nodes above it are skipped")
+    seed_min_in_degree: int = Field(default=50, ge=0)
+    seed_max_in_degree: int = Field(default=10_000, ge=0)
+    seed_min_image_side: int = Field(default=512, ge=1)
+    hop_probs: dict[int, float] = Field(default_factory=lambda: {2: 0.4, 3: 0.4, 4: 0.2})
+    max_retries: int = Field(default=10, ge=1)
+    answer_max_tokens: int = Field(default=6, ge=1)
+    excluded_title_prefixes: list[str] = Field(
+        default_factory=lambda: ["List of", "Outline of", "Index of", "Timeline of"]
+    )
+    excluded_title_substrings: list[str] = Field(default_factory=lambda: ["(disambiguation)"])
+    max_seeds: int | None = Field(default=None, ge=1)
+    domain_quota: int | None = Field(default=None, ge=1, description="max seeds per domain (equal quotas)")
+    domains: dict[Domain, list[str]] = Field(
+        default_factory=lambda: {
+            "person": ["person", "officeholder", "philosopher", "writer", "scientist", "artist",
+                       "musical artist", "military person", "sportsperson", "tennis", "football biography",
+                       "royalty", "politician", "actor", "astronaut", "deity", "saint"],
+            "building": ["building", "stadium", "museum", "zoo", "bridge", "church", "castle", "tower",
+                         "venue", "airport", "historic site", "religious building", "university"],
+            "location": ["country", "u.s. state", "settlement", "city", "province", "continent",
+                         "island", "mountain", "river", "lake", "body of water", "region", "park",
+                         "former country", "province or territory", "german state"],
+            "organism": ["taxobox", "speciesbox", "automatic taxobox", "dog breed", "organism", "plant"],
+            "artifact": ["spaceflight", "ship", "aircraft", "weapon", "automobile", "locomotive",
+                         "artifact", "instrument", "painting", "sculpture", "coin", "film", "book",
+                         "album", "song", "document", "video game", "software"],
+        },
+        description="domain -> infobox type keywords (lower-case; first matching domain wins)",
+    )
+    answer_key_blocklist: list[str] = Field(
+        default_factory=lambda: ["image", "caption", "alt", "map", "logo", "flag", "coat", "seal", "signature",
+                                 "website", "url", "footnote", "note", "ref", "module", "embed", "width",
+                                 "size", "pushpin", "label", "coordinates", "coor", "symbol", "anthem",
+                                 "motto", "native_name", "name", "title", "sortkey", "border", "colour",
+                                 "color", "background", "upright"],
+        description="infobox keys containing any of these never become answers",
+    )
+
+    @field_validator("hop_probs")
+    @classmethod
+    def _probs(cls, v: dict[int, float]) -> dict[int, float]:
+        if not v or any(h < 1 or p < 0 for h, p in v.items()):
+            raise ValueError("hop_probs needs hop counts >= 1 with non-negative probabilities")
+        if abs(sum(v.values()) - 1.0) > 1e-6:
+            raise ValueError(f"hop_probs must sum to 1, got {sum(v.values()):.4f}")
+        return v
+
+    @model_validator(mode="after")
+    def _window(self) -> SamplingConfig:
+        if self.seed_min_in_degree > self.seed_max_in_degree:
+            raise ValueError("seed_min_in_degree must be <= seed_max_in_degree")
+        return self
+
+
+class RunConfig(_Strict):
+    """One named run: what to ingest and how to sample. Recorded in the ``runs`` table."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    ingest: IngestConfig
+    sampling: SamplingConfig = SamplingConfig()
+
+    def config_hash(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+    def as_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
+
+
+def format_validation_error(err: ValidationError) -> str:
+    """One line per bad field: ``ingest.sources.0.path: a xml source needs 'path'``."""
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(root)"
+        lines.append(f"{loc}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_run_config(path: Path) -> RunConfig:
+    """Load and validate a YAML run config; relative source paths resolve against its folder.
+
+    Raises:
+        ConfigError: unreadable file, bad YAML, or invalid fields (one line per field).
+    """
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"cannot read config {path}: {err.strerror}") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config {path} is not valid YAML: {err}") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config {path} must be a mapping at the top level")
+    for src in (raw.get("ingest") or {}).get("sources") or []:
+        for key in ("path", "media_dir"):
+            if isinstance(src, dict) and isinstance(src.get(key), str) and not Path(src[key]).is_absolute():
+                src[key] = str((path.parent / src[key]).resolve())
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(f"invalid config {path}:\n{format_validation_error(err)}") from err

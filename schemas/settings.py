@@ -1,0 +1,36 @@
+"""Environment settings: the only module that reads the environment (prefix ``SEARCHVL_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where data lives and which external endpoints to use. Construct at the edge only.
+
+    Secrets are ``SecretStr`` so they never render in logs, reprs or rows.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SEARCHVL_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="root for the warehouse, images and exports")
+    workers: int = Field(default=0, ge=0, description="ingest process-pool size; 0 = number of CPUs")
+    offline: bool = True
+    teacher_base_url: str | None = None
+    teacher_api_key: SecretStr | None = None
+    hf_token: SecretStr | None = None
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def image_dir(self) -> Path:
+        return self.data_dir / "images"
+
+    @property
+    def export_dir(self) -> Path:
+        return self.data_dir / "export"

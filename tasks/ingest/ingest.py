@@ -1,0 +1,136 @@
+"""Ingest one source into the warehouse: pages, links, aliases, image references and image bytes.
+
+Reads: a source (XML dump (+ media folder), ZIM, live API). Writes: ``pages``, ``links``, ``aliases``,
+``image_refs``, ``image_blobs``, ``image_files``, ``rejects`` (stage ``ingest``), ``sources``.
+Side effects: image files under ``<data_dir>/images``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from schemas.errors import SourceError
+from schemas.pages import ImageBlob, PageRecord, PageReject
+from schemas.run_config import IngestConfig, SourceConfig
+from tasks.ingest import images as image_store
+from tasks.ingest.media_dir import read_media_dir
+from tasks.ingest.xml_dump import dump_date, fingerprint, parse_dump
+from warehouse import images as image_repo
+from warehouse import pages as page_repo
+from warehouse import rejects as reject_repo
+from warehouse import sources as source_repo
+from warehouse.db import Connection
+
+log = logging.getLogger(__name__)
+SourceBatch = list[PageRecord | PageReject | ImageBlob]
+STAGE = "ingest"
+
+
+@dataclass
+class IngestResult:
+    source_id: str
+    uri: str
+    pages: int = 0
+    images: int = 0
+    rejects: Counter[str] = field(default_factory=Counter)
+
+
+def source_identity(cfg: SourceConfig) -> tuple[str, str]:
+    """``(source_id, uri)``: content fingerprint for files, hash of the title list for the live API."""
+    if cfg.kind == "live":
+        key = hashlib.sha256("\n".join([cfg.api_url, *cfg.titles]).encode()).hexdigest()[:24]
+        return f"live:{key}", cfg.api_url
+    assert cfg.path is not None  # guaranteed by SourceConfig validation
+    if not cfg.path.is_file():
+        raise SourceError(f"source file not found: {cfg.path}")
+    return f"{cfg.kind}:{fingerprint(cfg.path)}", str(cfg.path)
+
+
+def _xml_batches(cfg: SourceConfig, workers: int, batch_pages: int) -> Iterator[SourceBatch]:
+    assert cfg.path is not None
+    wiki = "enwiki"
+    for wiki, batch in parse_dump(cfg.path, workers=workers, batch_pages=batch_pages):
+        yield list(batch)
+    if cfg.media_dir is not None:
+        for blobs in read_media_dir(cfg.media_dir, wiki):
+            yield list(blobs)
+
+
+def open_source(cfg: SourceConfig, *, workers: int, batch_pages: int) -> Iterator[SourceBatch]:
+    """Batches of records from any source kind, in source order."""
+    if cfg.kind == "xml":
+        return _xml_batches(cfg, workers, batch_pages)
+    if cfg.kind == "zim":
+        from tasks.ingest.zim import read_zim
+
+        assert cfg.path is not None
+        return read_zim(cfg.path, batch_pages=batch_pages)
+    from tasks.ingest.live import read_live
+
+    return read_live(cfg, batch_pages=batch_pages)
+
+
+def _store_blob(con: Connection, data_dir: Path, blob: ImageBlob, cfg: IngestConfig, run_id: str) -> str | None:
+    """Check, store and register one image; returns a reject reason or None."""
+    checked = image_store.inspect_image(blob.data, max_bytes=cfg.max_image_bytes,
+                                        max_pixels=cfg.max_image_pixels)
+    if isinstance(checked, image_store.ImageProblem):
+        reject_repo.upsert_rejects(con, STAGE, run_id, [(f"{blob.wiki}:File:{blob.meta.file_name}",
+                                                     checked.reason, checked.detail)])
+        return checked.reason
+    image_store.store_image(data_dir, checked, blob.data)
+    m = blob.meta
+    image_repo.upsert_image(con, wiki=blob.wiki, file_name=m.file_name, sha256=checked.sha256,
+                            fmt=checked.format, width=checked.width, height=checked.height,
+                            size_bytes=checked.size_bytes, path=checked.relpath, license=m.license,
+                            license_url=m.license_url, author=m.author, source_url=m.source_url,
+                            description=m.description)
+    return None
+
+
+def ingest_source(con: Connection, data_dir: Path, cfg: SourceConfig, ingest_cfg: IngestConfig,
+                  run_id: str, *, workers: int) -> IngestResult:
+    """Stream one source into the warehouse, committing batch by batch.
+
+    Raises:
+        SourceError: the source is unreadable or breaks off; every batch before the fault stays
+            committed and the ``sources`` row records the error and the last page.
+    """
+    source_id, uri = source_identity(cfg)
+    result = IngestResult(source_id, uri)
+    source_repo.upsert_source(con, source_id, cfg.kind, uri, run_id)
+    last: str | None = None
+    wiki: str | None = None
+    try:
+        for batch in open_source(cfg, workers=workers, batch_pages=ingest_cfg.batch_pages):
+            pages = [r for r in batch if isinstance(r, PageRecord)]
+            bad = [r for r in batch if isinstance(r, PageReject)]
+            result.pages += page_repo.upsert_pages(con, pages, source_id)
+            reject_repo.upsert_rejects(con, STAGE, run_id,
+                                       [(f"{r.wiki}:{r.title}", r.reason, r.detail) for r in bad])
+            result.rejects.update(r.reason for r in bad)
+            for blob in (r for r in batch if isinstance(r, ImageBlob)):
+                reason = _store_blob(con, data_dir, blob, ingest_cfg, run_id)
+                if reason:
+                    result.rejects[reason] += 1
+                else:
+                    result.images += 1
+            if pages:
+                last, wiki = pages[-1].title, pages[-1].wiki
+            source_repo.update_source(con, source_id, status="running", pages_committed=result.pages,
+                                      rejects=sum(result.rejects.values()), last_page=last, wiki=wiki)
+    except SourceError as err:
+        source_repo.update_source(con, source_id, status="failed", pages_committed=result.pages,
+                                  rejects=sum(result.rejects.values()), last_page=last, error=str(err))
+        raise
+    source_repo.update_source(con, source_id, status="completed", pages_committed=result.pages,
+                              rejects=sum(result.rejects.values()), last_page=last, wiki=wiki,
+                              dump_date=dump_date(cfg.path) if cfg.path else None)
+    log.info("ingested %s: %d pages, %d images, rejects %s", uri, result.pages, result.images,
+             dict(result.rejects))
+    return result

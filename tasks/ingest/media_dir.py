@@ -1,0 +1,52 @@
+"""A local media folder beside an XML dump: ``images.jsonl`` names each file as pages reference it,
+its local path and its licence (the offline stand-in for Wikimedia Commons).
+
+Each line: ``{"file_name": "Flag of Algeria.svg", "path": "flag_of_algeria.png", "license": "Public
+domain", "license_url": …, "author": …, "source_url": …, "description": …}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from schemas.errors import SourceError
+from schemas.pages import ImageBlob, ImageMeta, PageReject
+
+MANIFEST = "images.jsonl"
+
+
+def read_media_dir(media_dir: Path, wiki: str, *, batch: int = 64) -> Iterator[list[ImageBlob | PageReject]]:
+    """Yield image bytes with their licence metadata; a missing or unsafe file is a reject row.
+
+    Raises:
+        SourceError: the manifest is missing or a line is not a JSON object with ``file_name`` and ``path``.
+    """
+    manifest = media_dir / MANIFEST
+    if not manifest.exists():
+        raise SourceError(f"{media_dir}: no {MANIFEST} manifest")
+    out: list[ImageBlob | PageReject] = []
+    root = media_dir.resolve()
+    for lineno, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            name, rel = str(row["file_name"]), str(row["path"])
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise SourceError(f"{manifest}:{lineno}: not a JSON object with file_name and path ({err})") from err
+        local = (media_dir / rel).resolve()
+        if not local.is_relative_to(root):
+            out.append(PageReject(wiki, f"File:{name}", "path_traversal", f"{rel!r} escapes {media_dir}"))
+        elif not local.is_file():
+            out.append(PageReject(wiki, f"File:{name}", "missing_file", f"{rel!r} not found in {media_dir}"))
+        else:
+            meta = ImageMeta(name, row.get("license"), row.get("license_url"), row.get("author"),
+                             row.get("source_url"), row.get("description"))
+            out.append(ImageBlob(wiki, meta, local.read_bytes()))
+        if len(out) >= batch:
+            yield out
+            out = []
+    if out:
+        yield out

@@ -1,0 +1,289 @@
+"""Wikitext → ``PageRecord``: lead text, infobox, links with anchor text and sentence, images, aliases.
+
+Speed matters (full English Wikipedia is ~7 M articles), so mwparserfromhell (C tokenizer) parses only
+the parts that need a real parser — the infobox template and the lead section — while links and image
+references come from one regex pass over the raw text. The naive alternative (parse every page whole)
+is the baseline in ``benchmarks/ingest.py``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+import mwparserfromhell
+
+from schemas.pages import AliasKind, ImageRef, LinkRecord, PageRecord, PageReject
+
+
+@dataclass(frozen=True, slots=True)
+class Namespaces:
+    """Namespace names of one wiki (from the dump's ``<siteinfo>``), lower-cased, without colon."""
+
+    by_name: dict[str, int]
+
+    @classmethod
+    def english(cls) -> Namespaces:
+        names = {"talk": 1, "user": 2, "user talk": 3, "wikipedia": 4, "project": 4, "file": 6, "image": 6,
+                 "mediawiki": 8, "template": 10, "help": 12, "category": 14, "portal": 100, "draft": 118,
+                 "module": 828, "media": -2, "special": -1, "timedtext": 710, "book": 108}
+        return cls(names)
+
+    def split(self, title: str) -> tuple[int, str]:
+        """``("File:X.jpg") -> (6, "X.jpg")``; ``("Foo") -> (0, "Foo")``."""
+        if ":" in title:
+            prefix, rest = title.split(":", 1)
+            ns = self.by_name.get(prefix.strip().lower().replace("_", " "))
+            if ns is not None:
+                return ns, rest.strip()
+        return 0, title
+
+
+_INFOBOX_START = re.compile(
+    r"\{\{\s*(infobox|taxobox|speciesbox|automatic[ _]taxobox|subspeciesbox|infoskreine)\b", re.IGNORECASE
+)
+_DISAMBIG = re.compile(
+    r"\{\{\s*(disambiguation|disambig|dab|hndis|geodis|surname|given name|set index)\s*[|}]", re.IGNORECASE
+)
+_LINK = re.compile(r"\[\[([^\[\]|{}<>]*)(?:\|((?:[^\[\]]|\[\[[^\[\]]*\]\])*))?\]\]")
+_HEADING = re.compile(r"^==[^=].*?==\s*$", re.MULTILINE)
+_BOLD = re.compile(r"'''(?!')(.+?)(?<!')'''")
+_REF = re.compile(r"<ref[^>/]*/>|<ref[^>]*>.*?</ref>", re.DOTALL | re.IGNORECASE)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
+_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
+_TABLE = re.compile(r"\{\|.*?\|\}", re.DOTALL)
+_WS = re.compile(r"\s+")
+_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_INTERWIKI = re.compile(r"^[a-z][a-z-]{1,11}$")
+_IMAGE_EXT = re.compile(r"\.(jpe?g|png|gif|svg|tiff?|webp|bmp)$", re.IGNORECASE)
+_IMAGE_KEY = re.compile(r"^(image|img|logo|cover|photo|picture|image_flag|flag|image_skyline|image_map|map)"
+                        r"(\d*|_?name)?$", re.IGNORECASE)
+_NAME_KEYS = ("name", "common_name", "conventional_long_name", "official_name", "birth_name", "fullname",
+              "full_name", "native_name", "other_names", "nickname")
+MAX_SENTENCE = 400
+
+
+class BrokenMarkup(ValueError):
+    """The page's infobox template never closes."""
+
+
+def normalise_title(raw: str) -> str:
+    """MediaWiki title normalisation: underscores to spaces, collapse spaces, first letter upper."""
+    t = _WS.sub(" ", raw.replace("_", " ")).strip()
+    return t[:1].upper() + t[1:] if t else t
+
+
+def _template_end(text: str, start: int) -> int:
+    """Index just past the ``}}`` closing the template opened at ``start`` (bracket matching)."""
+    depth, i, n = 0, start, len(text)
+    while i < n - 1:
+        pair = text[i:i + 2]
+        if pair == "{{":
+            depth += 1
+            i += 2
+            continue
+        if pair == "}}":
+            depth -= 1
+            i += 2
+            if depth == 0:
+                return i
+            continue
+        i += 1
+    raise BrokenMarkup(f"unclosed template starting at offset {start}")
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December")
+_DATE_TEMPLATES = {"start date", "end date", "birth date", "death date", "birth date and age",
+                   "death date and age", "start date and age", "film date", "release date", "dts",
+                   "date", "birth-date", "death-date", "start-date", "end-date"}
+_LIST_TEMPLATES = {"plainlist", "plain list", "ubl", "unbulleted list", "hlist", "flatlist", "flat list",
+                   "collapsible list", "bulleted list", "ublist"}
+_WRAP_TEMPLATES = {"nowrap", "nobr", "small", "big", "lang", "nowrap begin", "avoid wrap", "abbr",
+                   "native name", "transl", "okina"}
+
+
+def _render_template(body: str) -> str:
+    """Text of one innermost template (``body`` is between the braces); unknown ones vanish."""
+    parts = [p.strip() for p in body.split("|")]
+    name = parts[0].lower().replace("_", " ")
+    args = [p for p in parts[1:] if "=" not in p or p.split("=", 1)[0].strip().isdigit()]
+    args = [a.split("=", 1)[1].strip() if "=" in a else a for a in args]
+    if name in _DATE_TEMPLATES:
+        nums = [a for a in args if a.isdigit()][:3]
+        if len(nums) == 3 and 1 <= int(nums[1]) <= 12:
+            return f"{int(nums[2])} {_MONTHS[int(nums[1]) - 1]} {nums[0]}"
+        if len(nums) == 2 and 1 <= int(nums[1]) <= 12:
+            return f"{_MONTHS[int(nums[1]) - 1]} {nums[0]}"
+        return nums[0] if nums else ""
+    if name in ("convert", "cvt") and len(args) >= 2:
+        return f"{args[0]} {args[1]}" if args[1] not in ("-", "to", "and", "–") else " ".join(args[:4])
+    if name in _LIST_TEMPLATES:
+        items = [a.lstrip("*").strip() for a in (args if len(args) != 1 else args[0].split("\n"))]
+        return ", ".join(i for i in items if i)
+    if name in _WRAP_TEMPLATES:
+        return args[-1] if args else ""
+    return ""
+
+
+def render_templates(fragment: str) -> str:
+    """Replace templates innermost-first with their readable text (dates, conversions, lists)."""
+    s = fragment
+    for _ in range(6):
+        s2 = _TEMPLATE.sub(lambda m: _render_template(m.group(0)[2:-2]), s)
+        if s2 == s:
+            break
+        s = s2
+    return s
+
+
+def quick_clean(fragment: str) -> str:
+    """Cheap markup stripping for short spans (sentences, captions, infobox values): templates
+    rendered or dropped, links → their text, refs, comments, tags and quotes removed."""
+    s = _COMMENT.sub("", fragment)
+    s = _REF.sub("", s)
+    s = _BR.sub(", ", s)
+    s = render_templates(s) if "{{" in s else s
+    s = _LINK.sub(lambda m: (m.group(2) or m.group(1)).split("|")[-1], s)
+    s = _TAG.sub("", s).replace("'''", "").replace("''", "").replace("[[", "").replace("]]", "")
+    s = html.unescape(s) if "&" in s else s
+    return _WS.sub(" ", s).strip(" ,")
+
+
+def _sentence_around(text: str, start: int, end: int, cache: dict[tuple[int, int], str]) -> str:
+    """The sentence (or line) containing ``text[start:end]``, cleaned and capped; ``cache`` holds
+    sentences already cleaned for this page (many links share one)."""
+    lo = max(text.rfind(". ", 0, start), text.rfind("\n", 0, start), start - 600)
+    hi_candidates = [i for i in (text.find(". ", end), text.find("\n", end)) if i != -1]
+    hi = min([*hi_candidates, end + 600])
+    key = (lo, hi)
+    if key not in cache:
+        cache[key] = quick_clean(text[lo + 1:hi + 1])[:MAX_SENTENCE]
+    return cache[key]
+
+
+def _file_name(value: str, ns: Namespaces) -> str | None:
+    """An image file name from an infobox value or link target (``File:`` prefix and markup removed)."""
+    v = quick_clean(_LINK.sub(lambda m: m.group(1), value)) if "[[" in value else value
+    v = _COMMENT.sub("", v).strip().split("|")[0].strip()
+    nsid, rest = ns.split(v)
+    name = normalise_title(rest if nsid == 6 else v)
+    return name if _IMAGE_EXT.search(name) else None
+
+
+def _parse_infobox(block: str, ns: Namespaces) -> tuple[str, dict[str, str], list[LinkRecord], list[ImageRef]]:
+    tpl = mwparserfromhell.parse(block).filter_templates(recursive=False)[0]
+    name = quick_clean(str(tpl.name))
+    kind = re.sub(r"^(infobox|infoskreine)[ _]*", "", name, flags=re.IGNORECASE).strip().lower() or name.lower()
+    fields: dict[str, str] = {}
+    links: list[LinkRecord] = []
+    images: list[ImageRef] = []
+    for param in tpl.params:
+        key = str(param.name).strip()
+        raw = str(param.value)
+        if _IMAGE_KEY.match(key):
+            fname = _file_name(raw, ns)
+            if fname:
+                images.append(ImageRef(fname, "infobox", ""))
+            continue
+        value = quick_clean(raw)
+        if value:
+            fields[key] = value[:500]
+        for m in _LINK.finditer(raw):
+            nsid, target = ns.split(m.group(1).split("#")[0])
+            if nsid == 0 and target.strip():
+                anchor = quick_clean(m.group(2) or m.group(1))
+                links.append(LinkRecord(normalise_title(target), anchor, f"{key}: {value}"[:MAX_SENTENCE], key))
+    if "caption" in fields and images:
+        images[0] = ImageRef(images[0].file_name, "infobox", fields["caption"])
+    return kind, fields, links, images
+
+
+def _lead_text(lead_raw: str) -> str:
+    code = mwparserfromhell.parse(render_templates(_REF.sub("", _TABLE.sub("", lead_raw))))
+    text = html.unescape(code.strip_code(normalize=True, collapse=True, keep_template_params=False))
+    paras = [_WS.sub(" ", p).strip() for p in text.split("\n")]
+    return "\n".join(p for p in paras if len(p) > 1)[:4000]
+
+
+def _body_links(text: str, ns: Namespaces, skip: tuple[int, int] | None,
+                ) -> tuple[list[LinkRecord], list[ImageRef]]:
+    links: list[LinkRecord] = []
+    images: list[ImageRef] = []
+    sentences: dict[tuple[int, int], str] = {}
+    for m in _LINK.finditer(text):
+        if skip and skip[0] <= m.start() < skip[1]:
+            continue
+        raw_target = m.group(1)
+        if raw_target.startswith(":"):
+            raw_target = raw_target[1:]
+        nsid, target = ns.split(raw_target.split("#")[0])
+        if nsid == 6:
+            caption = quick_clean((m.group(2) or "").split("|")[-1])
+            fname = _file_name(target, ns)
+            if fname:
+                images.append(ImageRef(fname, "body", caption[:MAX_SENTENCE]))
+            continue
+        if nsid != 0 or not target.strip():
+            continue
+        prefix = target.split(":", 1)[0] if ":" in target else ""
+        if prefix and _INTERWIKI.match(prefix):
+            continue  # interlanguage / interwiki link
+        anchor = quick_clean(m.group(2) or target)
+        links.append(LinkRecord(normalise_title(target), anchor, _sentence_around(text, m.start(), m.end(), sentences)))
+    return links, images
+
+
+def parse_page(wiki: str, title: str, namespace: int, text: str, ns: Namespaces, *,
+               page_id: int | None = None, revision_id: int | None = None,
+               timestamp: str | None = None, redirect: str | None = None) -> PageRecord | PageReject:
+    """Parse one page. Never raises: a page that cannot be parsed comes back as a ``PageReject``."""
+    if "\ufffd" in title or any(ord(c) < 32 for c in title):
+        return PageReject(wiki, title, "invalid_title", "title has invalid UTF-8 or control characters")
+    try:
+        return _parse(wiki, title, namespace, text, ns, page_id, revision_id, timestamp, redirect)
+    except BrokenMarkup as err:
+        return PageReject(wiki, title, "broken_template", str(err))
+    except Exception as err:  # a parser bug on one page must not stop a 7 M-page dump
+        return PageReject(wiki, title, "parse_error", f"{type(err).__name__}: {err}"[:500])
+
+
+def _parse(wiki: str, title: str, namespace: int, text: str, ns: Namespaces, page_id: int | None,
+           revision_id: int | None, timestamp: str | None, redirect: str | None) -> PageRecord:
+    base = {"wiki": wiki, "title": title, "namespace": namespace, "page_id": page_id,
+            "revision_id": revision_id, "revision_timestamp": timestamp}
+    if redirect is None and text.lstrip()[:9].upper() == "#REDIRECT":
+        m = _LINK.search(text)
+        redirect = m.group(1) if m else None
+    if redirect is not None:
+        return PageRecord(**base, redirect_target=normalise_title(redirect.split("#")[0]))
+    if namespace != 0:
+        return PageRecord(**base)
+    disamb = "(disambiguation)" in title or bool(_DISAMBIG.search(text))
+    kind, fields, box_links, images = None, {}, [], []
+    span = None
+    m = _INFOBOX_START.search(text)
+    if m:
+        end = _template_end(text, m.start())
+        span = (m.start(), end)
+        kind, fields, box_links, images = _parse_infobox(text[m.start():end], ns)
+    body_links, body_images = _body_links(text, ns, span)
+    heading = _HEADING.search(text)
+    lead_raw = text[: heading.start() if heading else len(text)]
+    if span and span[0] < len(lead_raw):
+        lead_raw = lead_raw[: span[0]] + lead_raw[span[1]:]
+    lead = _lead_text(lead_raw)
+    aliases: list[tuple[str, AliasKind]] = []
+    for b in _BOLD.findall(lead_raw[:3000])[:6]:
+        alias = quick_clean(b)
+        if 1 < len(alias) <= 120:
+            aliases.append((alias, "bold_lead"))
+    for key in _NAME_KEYS:
+        val = fields.get(key)
+        if val and 1 < len(val) <= 120:
+            aliases.append((val, "infobox_name"))
+    return PageRecord(**base, is_disambiguation=disamb, lead_text=lead, infobox_type=kind, infobox=fields,
+                      links=tuple(box_links + body_links), aliases=tuple(aliases),
+                      images=tuple(images + body_images))

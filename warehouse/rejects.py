@@ -1,0 +1,26 @@
+"""The ``rejects`` table: every dropped unit of every stage, with its reason."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from warehouse.db import Connection
+
+
+def upsert_rejects(con: Connection, stage: str, run_id: str,
+                   rows: Sequence[tuple[str, str, str]]) -> int:
+    """Write ``(unit_id, reason, detail)`` rows; a rerun overwrites the same units."""
+    if not rows:
+        return 0
+    now = datetime.now(UTC)
+    con.executemany(
+        "INSERT OR REPLACE INTO rejects VALUES (?, ?, ?, ?, ?, ?)",
+        [[stage, unit, reason, detail, run_id, now] for unit, reason, detail in rows],
+    )
+    return len(rows)
+
+
+def clear_rejects(con: Connection, stage: str, unit_prefix: str) -> None:
+    """Forget a stage's earlier rejects for units starting with ``unit_prefix`` (before a redo)."""
+    con.execute("DELETE FROM rejects WHERE stage = ? AND starts_with(unit_id, ?)", [stage, unit_prefix])
