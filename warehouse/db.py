@@ -117,7 +117,7 @@ def snapshot(path: Path) -> Iterator[Connection]:
         wal = path.with_name(path.name + ".wal")
         if wal.exists():
             shutil.copyfile(wal, copy.with_name(copy.name + ".wal"))
-        with connect(copy, read_only=False) as con:  # replays the WAL copy, never touches the original
+        with connect(copy, read_only=True) as con:  # a private copy; the original is never touched
             yield con
 
 
@@ -142,6 +142,16 @@ def run_query(
     cur = con.execute(load_query(name), params or [])
     cols = [d[0] for d in cur.description or []]
     return cols, cur.fetchall()
+
+
+def run_sql(con: Connection, text: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run user SQL (the caller opens ``con`` read-only); DuckDB errors become ``WarehouseError``."""
+    try:
+        cur = con.execute(text)
+        cols = [d[0] for d in cur.description or []]
+        return cols, cur.fetchall() if cols else []
+    except duckdb.Error as err:
+        raise WarehouseError(f"query failed: {err}") from err
 
 
 def table_counts(con: Connection) -> list[tuple[str, str, int]]:

@@ -176,7 +176,7 @@ def _file_name(value: str, ns: Namespaces) -> str | None:
 def _parse_infobox(block: str, ns: Namespaces) -> tuple[str, dict[str, str], list[LinkRecord], list[ImageRef]]:
     tpl = mwparserfromhell.parse(block).filter_templates(recursive=False)[0]
     name = quick_clean(str(tpl.name))
-    kind = re.sub(r"^(infobox|infoskreine)[ _]*", "", name, flags=re.IGNORECASE).strip().lower() or name.lower()
+    kind = name.lower().replace("_", " ")
     fields: dict[str, str] = {}
     links: list[LinkRecord] = []
     images: list[ImageRef] = []

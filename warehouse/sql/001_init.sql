@@ -116,7 +116,7 @@ CREATE TABLE IF NOT EXISTS stage_stats (
 -- Redirects as aliases, resolved degrees: derived, so never stale.
 CREATE OR REPLACE VIEW redirect_aliases AS
     SELECT wiki, redirect_target AS title, title AS alias, 'redirect' AS kind
-    FROM pages WHERE redirect_target IS NOT NULL;
+    FROM pages WHERE redirect_target IS NOT NULL AND namespace = 0;
 
 CREATE OR REPLACE VIEW all_aliases AS
     SELECT wiki, title, title AS alias, 'title' AS kind FROM pages

@@ -1,0 +1,174 @@
+"""The ``searchvl`` command (also ``python -m flows``): run flows locally, inspect the warehouse.
+
+Flows run in Prefect's ephemeral mode unless ``PREFECT_API_URL`` points at a server. Domain errors
+print one line (config errors one line per bad field) and exit 1; no traceback walls.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from schemas.errors import ConfigError, PipelineError
+from schemas.run_config import RunConfig, format_validation_error, load_run_config
+from schemas.settings import Settings
+from tasks.inspect import queries
+from tasks.runs.record import new_run_id
+
+app = typer.Typer(help="searchvl: multimodal deep-search training data from Wikipedia.",
+                  no_args_is_help=True, add_completion=False)
+inspect_app = typer.Typer(help="Look inside the warehouse (read-only; safe while a run writes).",
+                          invoke_without_command=True)
+app.add_typer(inspect_app, name="inspect")
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="run config YAML (flows/configs/*.yaml)")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="data directory (default ./var)")]
+WorkersOpt = Annotated[int | None, typer.Option("--workers", help="ingest processes (default: CPUs)")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="table | csv | json")]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    try:
+        s = Settings()
+    except ValidationError as e:
+        raise ConfigError(f"invalid SEARCHVL_* environment:\n{format_validation_error(e)}") from e
+    return s.model_copy(update={"data_dir": data_dir}) if data_dir else s
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    """Run a command body; pipeline errors become one red message and exit code 1."""
+    try:
+        return fn()
+    except PipelineError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+        raise typer.Exit(1) from None
+
+
+def _workers(settings: Settings, config: RunConfig, workers: int | None) -> int:
+    import os
+
+    return workers or config.ingest.workers or settings.workers or (os.cpu_count() or 1)
+
+
+def _prepare(config: Path, data_dir: Path | None) -> tuple[Settings, RunConfig]:
+    settings = _settings(data_dir)
+    cfg = load_run_config(config)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    return settings, cfg
+
+
+def _print(cols: list[str], rows: list[tuple[Any, ...]], fmt: str, title: str | None = None) -> None:
+    if fmt == "json":
+        sys.stdout.write(json.dumps([dict(zip(cols, r, strict=True)) for r in rows], default=str, indent=2))
+        sys.stdout.write("\n")
+    elif fmt == "csv":
+        w = csv.writer(sys.stdout)
+        w.writerow(cols)
+        w.writerows(rows)
+    else:
+        t = Table(title=title)
+        for c in cols:
+            t.add_column(c, overflow="fold")
+        for r in rows:
+            t.add_row(*("" if v is None else str(v) for v in r))
+        out.print(t)
+
+
+@app.command()
+def run(config: ConfigOpt, data_dir: DataDirOpt = None, workers: WorkersOpt = None) -> None:
+    """Run the main job: ingest → sample paths (later stages join as they land)."""
+    def body() -> None:
+        from flows.run import run as run_flow
+
+        settings, cfg = _prepare(config, data_dir)
+        run_id = new_run_id("run")
+        counts = run_flow(cfg, settings.data_dir, run_id, _workers(settings, cfg, workers))
+        _print(["stage outcome", "count"], sorted(counts.items()), "table", title=f"run {run_id}")
+        cols, rows = queries.tables(settings.warehouse_path)
+        _print(cols, rows, "table", title=f"warehouse {settings.warehouse_path}")
+    _guard(body)
+
+
+@app.command()
+def ingest(config: ConfigOpt, data_dir: DataDirOpt = None, workers: WorkersOpt = None) -> None:
+    """Ingest the config's sources (XML dumps, ZIM files, live API) into the warehouse."""
+    def body() -> None:
+        from flows.ingest import ingest as ingest_flow
+
+        settings, cfg = _prepare(config, data_dir)
+        pages = ingest_flow(cfg, settings.data_dir, new_run_id("ingest"), _workers(settings, cfg, workers))
+        out.print(f"ingested {pages} pages into {settings.warehouse_path}")
+    _guard(body)
+
+
+@app.command("sample-paths")
+def sample_paths(config: ConfigOpt, data_dir: DataDirOpt = None) -> None:
+    """Sample anchor → bridges → answer paths from the ingested link graph."""
+    def body() -> None:
+        from flows.sample_paths import sample_paths as sample_flow
+
+        settings, cfg = _prepare(config, data_dir)
+        counts = sample_flow(cfg, settings.data_dir, new_run_id("sample"))
+        _print(["outcome", "count"], sorted(counts.items()), "table")
+    _guard(body)
+
+
+@app.command("validate-config")
+def validate_config(config: ConfigOpt) -> None:
+    """Check a run config and print it normalised."""
+    cfg = _guard(lambda: load_run_config(config))
+    out.print_json(cfg.as_json())
+
+
+@inspect_app.callback()
+def inspect_tables(ctx: typer.Context, data_dir: DataDirOpt = None, fmt: FormatOpt = "table") -> None:
+    """List tables and views with row counts (subcommands: query, queries)."""
+    if ctx.invoked_subcommand is None:
+        settings = _guard(lambda: _settings(data_dir))
+        cols, rows = _guard(lambda: queries.tables(settings.warehouse_path))
+        _print(cols, rows, fmt, title=str(settings.warehouse_path))
+
+
+@inspect_app.command("queries")
+def list_queries() -> None:
+    """Names of the named queries in warehouse/sql/queries/."""
+    for name in queries.query_names():
+        out.print(name)
+
+
+@inspect_app.command("query")
+def named_query(name: str, data_dir: DataDirOpt = None, fmt: FormatOpt = "table",
+                param: Annotated[list[str] | None, typer.Option("--param", "-p",
+                                                                 help="key=value bound as $key")] = None,
+                ) -> None:
+    """Run a named query, e.g. `searchvl inspect query seed_rejects_by_reason`."""
+    params = dict(p.split("=", 1) for p in (param or []) if "=" in p) or None
+    settings = _guard(lambda: _settings(data_dir))
+    cols, rows = _guard(lambda: queries.named(settings.warehouse_path, name, params))
+    _print(cols, rows, fmt, title=name)
+
+
+@app.command()
+def sql(statement: str, data_dir: DataDirOpt = None, fmt: FormatOpt = "table") -> None:
+    """Run read-only SQL against the warehouse and print the result."""
+    settings = _guard(lambda: _settings(data_dir))
+    cols, rows = _guard(lambda: queries.sql(settings.warehouse_path, statement))
+    _print(cols, rows, fmt)
+
+
+def main() -> None:
+    app()

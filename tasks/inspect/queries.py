@@ -1,0 +1,34 @@
+"""Read-only inspection of the warehouse: table counts, named queries, ad-hoc SQL.
+
+Works while a run is writing: ``warehouse.db.snapshot`` falls back to a copy taken now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from warehouse import db
+
+Rows = tuple[list[str], list[tuple[Any, ...]]]
+
+
+def tables(warehouse: Path) -> Rows:
+    with db.snapshot(warehouse) as con:
+        return ["name", "kind", "rows"], [tuple(r) for r in db.table_counts(con)]
+
+
+def named(warehouse: Path, name: str, params: dict[str, Any] | Sequence[Any] | None = None) -> Rows:
+    with db.snapshot(warehouse) as con:
+        return db.run_query(con, name, params)
+
+
+def query_names() -> list[str]:
+    return db.query_names()
+
+
+def sql(warehouse: Path, text: str) -> Rows:
+    """Run one statement on a read-only connection (writes fail with DuckDB's own error)."""
+    with db.snapshot(warehouse) as con:
+        return db.run_sql(con, text)

@@ -1,0 +1,264 @@
+"""Seeded, deterministic hyperlink-path sampling (PAPER.md §2 and §12.A).
+
+Randomness is counter-based: every draw is ``splitmix64(key(seed title) ⊕ run seed, attempt, step)``.
+So a seed's path depends only on the corpus, the sampling config and the run seed — not on which
+other seeds share its batch or shard — and all walks of one attempt advance together as numpy arrays.
+
+Per seed, up to ``max_retries`` attempts: draw h ∈ {2,3,4} with the paper's probabilities, walk h
+hops uniformly over walkable out-links (excluded nodes are already cut from the graph), fail the
+attempt on a dead end or a revisited node, then require an infobox attribute of ≤ 6 tokens on the
+answer node. A seed that fails every attempt becomes a reject with the commonest failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from schemas.paths import PathEdge, PathNode, RelationMethod, SampledPath, SeedReject
+from schemas.run_config import SamplingConfig
+from tasks.sample.link_graph import IntArray, LinkGraph
+
+U64 = npt.NDArray[np.uint64]
+InfoboxLookup = Callable[[Sequence[str]], Mapping[str, Mapping[str, str]]]
+OK, DEAD_END, CYCLE = 0, 1, 2
+_FAIL_NAMES = {DEAD_END: "dead_end", CYCLE: "cycle"}
+_STOP = {"the", "a", "an", "and", "or", "of", "in", "on", "at", "to", "its", "his", "her", "their", "with",
+         "by", "for", "as", "is", "was", "from", "that", "which", "this"}
+_WORD = re.compile(r"[\w'’-]+")
+
+
+def splitmix64(x: U64) -> U64:
+    """The splitmix64 finaliser, vectorised (uint64 arithmetic wraps)."""
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def title_key(title: str, run_seed: int) -> int:
+    h = int.from_bytes(hashlib.blake2b(title.encode(), digest_size=8).digest(), "little")
+    return h ^ (run_seed * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF)
+
+
+def uniform(keys: U64, attempt: int, step: int) -> npt.NDArray[np.float64]:
+    """Independent U[0,1) per key for draw ``(attempt, step)``."""
+    with np.errstate(over="ignore"):
+        x = splitmix64(keys ^ splitmix64(np.full_like(keys, attempt * 1024 + step + 1)))
+    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def choose_hops(u: npt.NDArray[np.float64], hop_probs: Mapping[int, float]) -> IntArray:
+    hops = np.array(sorted(hop_probs), dtype=np.int64)
+    cum = np.cumsum([hop_probs[h] for h in hops])
+    return hops[np.minimum(np.searchsorted(cum, u, side="right"), len(hops) - 1)]
+
+
+def walk_batch(graph: LinkGraph, starts: IntArray, hops: IntArray, keys: U64,
+               attempt: int) -> tuple[IntArray, IntArray]:
+    """Walk every start ``hops[i]`` steps at once. Returns ``(walks, status)``: walks is
+    ``(n, max_h + 1)`` padded with -1; status is OK, DEAD_END or CYCLE per walk."""
+    n, max_h = len(starts), int(hops.max()) if len(hops) else 0
+    walks = np.full((n, max_h + 1), -1, dtype=np.int64)
+    walks[:, 0] = starts
+    status = np.zeros(n, dtype=np.int64)
+    for step in range(1, max_h + 1):
+        live = np.flatnonzero((status == OK) & (hops >= step))
+        if not len(live):
+            break
+        cur = walks[live, step - 1]
+        lo, deg = graph.indptr[cur], graph.indptr[cur + 1] - graph.indptr[cur]
+        dead = deg == 0
+        status[live[dead]] = DEAD_END
+        go, lo, deg = live[~dead], lo[~dead], deg[~dead]
+        pick = np.minimum((uniform(keys[go], attempt, step) * deg).astype(np.int64), deg - 1)
+        nxt = graph.indices[lo + pick]
+        walks[go, step] = nxt
+        seen = (walks[go, :step] == nxt[:, None]).any(axis=1)
+        status[go[seen]] = CYCLE
+    return walks, status
+
+
+def domain_of(infobox_type: str | None, domains: Mapping[str, Sequence[str]]) -> str | None:
+    """First domain whose keyword occurs in the infobox type (``infobox u.s. state`` → location)."""
+    if not infobox_type:
+        return None
+    t = infobox_type.lower()
+    for domain, words in domains.items():
+        if any(w in t for w in words):
+            return domain
+    return None
+
+
+def relation_label(anchor: str, sentence: str, infobox_key: str | None) -> tuple[str, RelationMethod]:
+    """A short relation phrase for an edge: the infobox key it sits under, else the words right before
+    the anchor text in its sentence (trimmed of leading stop words), else ``links to``."""
+    if infobox_key:
+        return re.sub(r"[_\d]+", " ", infobox_key).strip().lower() or "links to", "infobox_key"
+    pos = sentence.lower().find(anchor.lower()) if anchor else -1
+    if pos > 0:
+        words = _WORD.findall(sentence[:pos])[-4:]
+        while words and words[0].lower() in _STOP:
+            words = words[1:]
+        if words:
+            return " ".join(words).lower(), "sentence_context"
+    return "links to", "fallback"
+
+
+def pick_answer(infobox: Mapping[str, str], u: float, cfg: SamplingConfig,
+                path_titles: Sequence[str]) -> tuple[str, str] | None:
+    """Choose an infobox attribute of at most ``answer_max_tokens`` tokens (whitespace words, as the
+    paper counts "20 November 2009" as 3) that is not a name/image field and names no path node."""
+    lowered = [t.lower() for t in path_titles]
+    candidates = []
+    for key, value in infobox.items():
+        k, v = key.lower(), value.strip()
+        if not v or any(b in k for b in cfg.answer_key_blocklist) or k.startswith(("lat", "long")):
+            continue
+        if len(v.split()) > cfg.answer_max_tokens or any(t in v.lower() for t in lowered):
+            continue
+        candidates.append((key, v))
+    if not candidates:
+        return None
+    return candidates[min(int(u * len(candidates)), len(candidates) - 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class Seed:
+    node: int
+    domain: str
+
+
+def _path_id(wiki: str, seed: str, attempt: int, sampling_hash: str) -> str:
+    return hashlib.sha256(f"{wiki}\x00{seed}\x00{attempt}\x00{sampling_hash}".encode()).hexdigest()[:20]
+
+
+def sampling_hash(cfg: SamplingConfig) -> str:
+    return hashlib.sha256(json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _build_path(graph: LinkGraph, wiki: str, seed: Seed, walk: IntArray, answer: tuple[str, str],
+                attempt: int, cfg: SamplingConfig, s_hash: str) -> SampledPath:
+    titles = [graph.nodes.titles[int(v)] for v in walk]
+    roles = ["anchor"] + ["bridge"] * (len(titles) - 2) + ["answer"]
+    nodes = tuple(PathNode(t, r) for t, r in zip(titles, roles, strict=True))  # type: ignore[arg-type]
+    edges = []
+    for a, b in zip(walk[:-1], walk[1:], strict=True):
+        row = graph.edge_context(int(a), int(b))
+        anchor, sentence = graph.edges.anchor_text[row], graph.edges.sentence[row]
+        label, method = relation_label(anchor, sentence, graph.edges.infobox_key[row])
+        edges.append(PathEdge(graph.nodes.titles[int(a)], graph.nodes.titles[int(b)], anchor, sentence,
+                              label, method))
+    return SampledPath(_path_id(wiki, titles[0], attempt, s_hash), wiki, titles[0], seed.domain,
+                       len(walk) - 1, nodes, tuple(edges), answer[0], answer[1], attempt, s_hash, cfg.seed)
+
+
+def sample_paths(graph: LinkGraph, wiki: str, seeds: Sequence[Seed], cfg: SamplingConfig,
+                 infoboxes: InfoboxLookup) -> tuple[list[SampledPath], list[SeedReject]]:
+    """One path per seed when any of its ``max_retries`` attempts succeeds, else one reject."""
+    s_hash = sampling_hash(cfg)
+    keys = np.array([title_key(graph.nodes.titles[s.node], cfg.seed) for s in seeds], dtype=np.uint64)
+    failures: list[Counter[str]] = [Counter() for _ in seeds]
+    pending = np.arange(len(seeds))
+    paths: list[SampledPath] = []
+    for attempt in range(cfg.max_retries):
+        if not len(pending):
+            break
+        k = keys[pending]
+        hops = choose_hops(uniform(k, attempt, 0), cfg.hop_probs)
+        starts = np.array([seeds[i].node for i in pending], dtype=np.int64)
+        walks, status = walk_batch(graph, starts, hops, k, attempt)
+        ends = {int(walks[j, hops[j]]) for j in np.flatnonzero(status == OK)}
+        boxes = infoboxes([graph.nodes.titles[e] for e in sorted(ends)])
+        u_answer = uniform(k, attempt, 99)
+        still: list[int] = []
+        for j, i in enumerate(pending):
+            if status[j] != OK:
+                failures[i][_FAIL_NAMES[int(status[j])]] += 1
+                still.append(int(i))
+                continue
+            walk = walks[j, : hops[j] + 1]
+            titles = [graph.nodes.titles[int(v)] for v in walk]
+            answer = pick_answer(boxes.get(titles[-1], {}), float(u_answer[j]), cfg, titles)
+            if answer is None:
+                failures[i]["no_short_attribute"] += 1
+                still.append(int(i))
+                continue
+            paths.append(_build_path(graph, wiki, seeds[i], walk, answer, attempt, cfg, s_hash))
+        pending = np.array(still, dtype=np.int64)
+    rejects = [
+        SeedReject(wiki, graph.nodes.titles[seeds[i].node],
+                   f"exhausted_{failures[i].most_common(1)[0][0]}",
+                   json.dumps({"attempts": cfg.max_retries, "failures": dict(failures[i])}, sort_keys=True))
+        for i in pending
+    ]
+    paths.sort(key=lambda p: p.seed_title)
+    return paths, rejects
+
+
+def select_seeds(graph: LinkGraph, wiki: str, cfg: SamplingConfig) -> tuple[list[Seed], list[SeedReject]]:
+    """Seed eligibility (infobox, image ≥ min side, in-degree window, a domain) and equal domain quotas.
+
+    Every article with an infobox is a candidate; each ineligible one is a reject with its reason.
+    Eligible seeds are taken round-robin across domains in hash order up to the quotas.
+    """
+    nodes = graph.nodes
+    by_domain: dict[str, list[tuple[int, int]]] = {}
+    rejects: list[SeedReject] = []
+    for v, title in enumerate(nodes.titles):
+        if nodes.infobox_type[v] is None:
+            continue
+        reason = _ineligible(graph, v, cfg)
+        domain = domain_of(nodes.infobox_type[v], cfg.domains)
+        if reason is None and domain is None:
+            reason = "no_domain"
+        if reason is not None:
+            rejects.append(SeedReject(wiki, title, reason, _seed_detail(graph, v)))
+            continue
+        assert domain is not None
+        by_domain.setdefault(domain, []).append((title_key(title, cfg.seed), v))
+    queues = {d: [v for _, v in sorted(items)] for d, items in sorted(by_domain.items())}
+    seeds: list[Seed] = []
+    taken = dict.fromkeys(queues, 0)
+    while any(queues.values()):
+        for d, q in queues.items():
+            if not q:
+                continue
+            v = q.pop(0)
+            full = (cfg.max_seeds is not None and len(seeds) >= cfg.max_seeds) or (
+                cfg.domain_quota is not None and taken[d] >= cfg.domain_quota)
+            if full:
+                rejects.append(SeedReject(wiki, nodes.titles[v], "over_quota", f"domain={d}"))
+            else:
+                seeds.append(Seed(v, d))
+                taken[d] += 1
+    return seeds, rejects
+
+
+def _ineligible(graph: LinkGraph, v: int, cfg: SamplingConfig) -> str | None:
+    nodes = graph.nodes
+    if graph.excluded[v]:
+        return f"excluded_{graph.exclusion_reason[v]}"
+    if nodes.image_min_side[v] == 0:
+        return "no_image"
+    if nodes.image_min_side[v] < cfg.seed_min_image_side:
+        return "image_too_small"
+    if nodes.in_degree[v] < cfg.seed_min_in_degree:
+        return "in_degree_below_window"
+    if nodes.in_degree[v] > cfg.seed_max_in_degree:
+        return "in_degree_above_window"
+    return None
+
+
+def _seed_detail(graph: LinkGraph, v: int) -> str:
+    n = graph.nodes
+    return json.dumps({"infobox_type": n.infobox_type[v], "in_degree": int(n.in_degree[v]),
+                       "image_min_side": int(n.image_min_side[v])}, sort_keys=True)

@@ -1,0 +1,61 @@
+"""The sample-paths stage over the warehouse.
+
+Reads: ``pages``, ``page_degrees``, ``resolved_links``, ``image_refs``/``image_files``/``image_blobs``.
+Writes: ``paths``; ``rejects`` (stage ``sample_paths``: ineligible seeds and exhausted seeds).
+Side effects: none beyond the warehouse.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+import numpy as np
+
+from schemas.run_config import SamplingConfig
+from tasks.sample.link_graph import EdgeTable, LinkGraph, NodeTable, build_graph
+from tasks.sample.paths import sample_paths, sampling_hash, select_seeds
+from warehouse import graph as graph_repo
+from warehouse import paths as path_repo
+from warehouse.db import Connection
+
+log = logging.getLogger(__name__)
+
+
+def load_graph(con: Connection, wiki: str, cfg: SamplingConfig) -> LinkGraph:
+    """Build the CSR graph of one wiki from the warehouse."""
+    n = graph_repo.load_nodes(con, wiki)
+    e = graph_repo.load_edges(con, wiki)
+    nodes = NodeTable(
+        titles=[str(t) for t in n.column("title").to_pylist()],
+        infobox_type=n.column("infobox_type").to_pylist(),
+        in_degree=graph_repo.as_int64(n.column("in_degree")),
+        is_disambiguation=np.asarray(n.column("is_disambiguation").to_pylist(), dtype=bool),
+        image_min_side=graph_repo.as_int64(n.column("image_min_side")),
+    )
+    edges = EdgeTable(
+        src=graph_repo.as_int64(e.column("src")),
+        dst=graph_repo.as_int64(e.column("dst")),
+        anchor_text=[str(x or "") for x in e.column("anchor_text").to_pylist()],
+        sentence=[str(x or "") for x in e.column("sentence").to_pylist()],
+        infobox_key=e.column("infobox_key").to_pylist(),
+    )
+    return build_graph(nodes, edges, cfg)
+
+
+def sample_all(con: Connection, cfg: SamplingConfig, run_id: str) -> Counter[tuple[str, str]]:
+    """Sample paths for every wiki in the warehouse; returns counts by ``(outcome, reason)``."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for wiki in graph_repo.wikis(con):
+        graph = load_graph(con, wiki, cfg)
+        seeds, seed_rejects = select_seeds(graph, wiki, cfg)
+        paths, walk_rejects = sample_paths(
+            graph, wiki, seeds, cfg, lambda titles, w=wiki: graph_repo.load_infoboxes(con, w, titles)
+        )
+        rejects = seed_rejects + walk_rejects
+        path_repo.replace_paths(con, run_id, wiki, sampling_hash(cfg), paths, rejects)
+        counts.update(("kept", f"{p.hops}_hops") for p in paths)
+        counts.update(("dropped", r.reason) for r in rejects)
+        log.info("wiki %s: %d nodes, %d walkable edges, %d seeds, %d paths, %d rejects", wiki,
+                 graph.n_nodes, graph.n_edges, len(seeds), len(paths), len(rejects))
+    return counts

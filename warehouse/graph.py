@@ -1,0 +1,40 @@
+"""Read the link graph's node and edge arrays, and infoboxes, for path sampling."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from warehouse.db import Connection, load_query
+
+
+def wikis(con: Connection) -> list[str]:
+    return [str(r[0]) for r in con.execute(load_query("wikis")).fetchall()]
+
+
+def load_nodes(con: Connection, wiki: str) -> pa.Table:
+    """Columns: title, infobox_type, in_degree, is_disambiguation, image_min_side (title order)."""
+    return con.sql(load_query("graph_nodes"), params={"wiki": wiki}).to_arrow_table()
+
+
+def load_edges(con: Connection, wiki: str) -> pa.Table:
+    """Columns: src, dst (node ids in title order), anchor_text, sentence, infobox_key."""
+    return con.sql(load_query("graph_edges"), params={"wiki": wiki}).to_arrow_table()
+
+
+def load_infoboxes(con: Connection, wiki: str, titles: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Infobox key/values (in page order) for the given titles."""
+    if not titles:
+        return {}
+    rows = con.execute(
+        "SELECT title, map_entries(infobox) FROM pages WHERE wiki = ? AND list_contains(?, title)"
+        " AND infobox IS NOT NULL",
+        [wiki, list(titles)],
+    ).fetchall()
+    return {str(t): {str(e["key"]): str(e["value"]) for e in entries} for t, entries in rows}
+
+
+def as_int64(col: pa.ChunkedArray) -> np.ndarray:  # type: ignore[type-arg]
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.int64)
