@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from schemas.errors import ConfigError
 
 Domain = Literal["person", "building", "location", "organism", "artifact"]
+DOMAINS: tuple[Domain, ...] = ("person", "building", "location", "organism", "artifact")
 
 
 class _Strict(BaseModel):
@@ -70,7 +71,7 @@ class SamplingConfig(_Strict):
     excluded_title_substrings: list[str] = Field(default_factory=lambda: ["(disambiguation)"])
     max_seeds: int | None = Field(default=None, ge=1)
     domain_quota: int | None = Field(default=None, ge=1, description="max seeds per domain (equal quotas)")
-    domains: dict[Domain, list[str]] = Field(
+    domains: dict[str, list[str]] = Field(
         default_factory=lambda: {
             "person": ["person", "officeholder", "philosopher", "writer", "scientist", "artist",
                        "musical artist", "military person", "sportsperson", "tennis", "football biography",
@@ -95,6 +96,14 @@ class SamplingConfig(_Strict):
                                  "color", "background", "upright"],
         description="infobox keys containing any of these never become answers",
     )
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = set(v) - set(DOMAINS)
+        if unknown:
+            raise ValueError(f"unknown domains {sorted(unknown)}; allowed: {', '.join(DOMAINS)}")
+        return {d: [w.lower() for w in words] for d, words in v.items()}
 
     @field_validator("hop_probs")
     @classmethod

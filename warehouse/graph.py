@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from warehouse.db import Connection, load_query
@@ -36,5 +37,5 @@ def load_infoboxes(con: Connection, wiki: str, titles: Sequence[str]) -> dict[st
     return {str(t): {str(e["key"]): str(e["value"]) for e in entries} for t, entries in rows}
 
 
-def as_int64(col: pa.ChunkedArray) -> np.ndarray:  # type: ignore[type-arg]
+def as_int64(col: pa.ChunkedArray) -> npt.NDArray[np.int64]:
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.int64)

@@ -54,7 +54,8 @@ def source_identity(cfg: SourceConfig) -> tuple[str, str]:
 def _xml_batches(cfg: SourceConfig, workers: int, batch_pages: int) -> Iterator[SourceBatch]:
     assert cfg.path is not None
     wiki = "enwiki"
-    for wiki, batch in parse_dump(cfg.path, workers=workers, batch_pages=batch_pages):
+    for batch_wiki, batch in parse_dump(cfg.path, workers=workers, batch_pages=batch_pages):
+        wiki = batch_wiki
         yield list(batch)
     if cfg.media_dir is not None:
         for blobs in read_media_dir(cfg.media_dir, wiki):

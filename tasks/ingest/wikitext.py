@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import mwparserfromhell
 
@@ -105,9 +105,12 @@ _WRAP_TEMPLATES = {"nowrap", "nobr", "small", "big", "lang", "nowrap begin", "av
                    "native name", "transl", "okina"}
 
 
+_PIPE_OUTSIDE_LINKS = re.compile(r"\|(?![^\[]*\]\])")
+
+
 def _render_template(body: str) -> str:
     """Text of one innermost template (``body`` is between the braces); unknown ones vanish."""
-    parts = [p.strip() for p in body.split("|")]
+    parts = [p.strip() for p in _PIPE_OUTSIDE_LINKS.split(body)]
     name = parts[0].lower().replace("_", " ")
     args = [p for p in parts[1:] if "=" not in p or p.split("=", 1)[0].strip().isdigit()]
     args = [a.split("=", 1)[1].strip() if "=" in a else a for a in args]
@@ -252,17 +255,20 @@ def parse_page(wiki: str, title: str, namespace: int, text: str, ns: Namespaces,
 
 def _parse(wiki: str, title: str, namespace: int, text: str, ns: Namespaces, page_id: int | None,
            revision_id: int | None, timestamp: str | None, redirect: str | None) -> PageRecord:
-    base = {"wiki": wiki, "title": title, "namespace": namespace, "page_id": page_id,
-            "revision_id": revision_id, "revision_timestamp": timestamp}
+    head = PageRecord(wiki=wiki, title=title, namespace=namespace, page_id=page_id, revision_id=revision_id,
+                      revision_timestamp=timestamp)
     if redirect is None and text.lstrip()[:9].upper() == "#REDIRECT":
         m = _LINK.search(text)
         redirect = m.group(1) if m else None
     if redirect is not None:
-        return PageRecord(**base, redirect_target=normalise_title(redirect.split("#")[0]))
+        return replace(head, redirect_target=normalise_title(redirect.split("#")[0]))
     if namespace != 0:
-        return PageRecord(**base)
+        return head
     disamb = "(disambiguation)" in title or bool(_DISAMBIG.search(text))
-    kind, fields, box_links, images = None, {}, [], []
+    kind: str | None = None
+    fields: dict[str, str] = {}
+    box_links: list[LinkRecord] = []
+    images: list[ImageRef] = []
     span = None
     m = _INFOBOX_START.search(text)
     if m:
@@ -284,6 +290,6 @@ def _parse(wiki: str, title: str, namespace: int, text: str, ns: Namespaces, pag
         val = fields.get(key)
         if val and 1 < len(val) <= 120:
             aliases.append((val, "infobox_name"))
-    return PageRecord(**base, is_disambiguation=disamb, lead_text=lead, infobox_type=kind, infobox=fields,
+    return replace(head, is_disambiguation=disamb, lead_text=lead, infobox_type=kind, infobox=fields,
                       links=tuple(box_links + body_links), aliases=tuple(aliases),
                       images=tuple(images + body_images))

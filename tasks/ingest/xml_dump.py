@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from schemas.errors import SourceError
 from schemas.pages import PageRecord, PageReject
@@ -56,7 +56,7 @@ def _open(path: Path) -> IO[bytes]:
     if name.endswith(".bz2"):
         return bz2.open(path, "rb")
     if name.endswith(".gz"):
-        return gzip.open(path, "rb")
+        return cast(IO[bytes], gzip.open(path, "rb"))
     return path.open("rb")
 
 
@@ -128,7 +128,7 @@ def iter_dump(path: Path) -> Iterator[SiteInfo | RawPage]:
         SourceError: unreadable, truncated or malformed file; the message names the file and the
             last page read completely.
     """
-    parser = ET.XMLPullParser(events=("start", "end"))
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     root: ET.Element | None = None
     last, count = "(none)", 0
@@ -140,7 +140,8 @@ def iter_dump(path: Path) -> Iterator[SiteInfo | RawPage]:
                 text = decoder.decode(chunk, final=not chunk)
                 if text:
                     parser.feed(_ILLEGAL_XML.sub("\ufffd", text))
-                for event, el in parser.read_events():
+                for pair in parser.read_events():
+                    event, el = cast(tuple[str, ET.Element], pair)
                     if event == "start":
                         if root is None:
                             root = el

@@ -13,6 +13,7 @@ answer node. A seed that fails every attempt becomes a reject with the commonest
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from collections import Counter
@@ -151,7 +152,7 @@ def _build_path(graph: LinkGraph, wiki: str, seed: Seed, walk: IntArray, answer:
     roles = ["anchor"] + ["bridge"] * (len(titles) - 2) + ["answer"]
     nodes = tuple(PathNode(t, r) for t, r in zip(titles, roles, strict=True))  # type: ignore[arg-type]
     edges = []
-    for a, b in zip(walk[:-1], walk[1:], strict=True):
+    for a, b in itertools.pairwise(walk):
         row = graph.edge_context(int(a), int(b))
         anchor, sentence = graph.edges.anchor_text[row], graph.edges.sentence[row]
         label, method = relation_label(anchor, sentence, graph.edges.infobox_key[row])
@@ -174,7 +175,7 @@ def sample_paths(graph: LinkGraph, wiki: str, seeds: Sequence[Seed], cfg: Sampli
             break
         k = keys[pending]
         hops = choose_hops(uniform(k, attempt, 0), cfg.hop_probs)
-        starts = np.array([seeds[i].node for i in pending], dtype=np.int64)
+        starts = np.array([seeds[int(i)].node for i in pending], dtype=np.int64)
         walks, status = walk_batch(graph, starts, hops, k, attempt)
         ends = {int(walks[j, hops[j]]) for j in np.flatnonzero(status == OK)}
         boxes = infoboxes([graph.nodes.titles[e] for e in sorted(ends)])
@@ -192,10 +193,10 @@ def sample_paths(graph: LinkGraph, wiki: str, seeds: Sequence[Seed], cfg: Sampli
                 failures[i]["no_short_attribute"] += 1
                 still.append(int(i))
                 continue
-            paths.append(_build_path(graph, wiki, seeds[i], walk, answer, attempt, cfg, s_hash))
+            paths.append(_build_path(graph, wiki, seeds[int(i)], walk, answer, attempt, cfg, s_hash))
         pending = np.array(still, dtype=np.int64)
     rejects = [
-        SeedReject(wiki, graph.nodes.titles[seeds[i].node],
+        SeedReject(wiki, graph.nodes.titles[seeds[int(i)].node],
                    f"exhausted_{failures[i].most_common(1)[0][0]}",
                    json.dumps({"attempts": cfg.max_retries, "failures": dict(failures[i])}, sort_keys=True))
         for i in pending

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -49,9 +50,10 @@ def sample_all(con: Connection, cfg: SamplingConfig, run_id: str) -> Counter[tup
     for wiki in graph_repo.wikis(con):
         graph = load_graph(con, wiki, cfg)
         seeds, seed_rejects = select_seeds(graph, wiki, cfg)
-        paths, walk_rejects = sample_paths(
-            graph, wiki, seeds, cfg, lambda titles, w=wiki: graph_repo.load_infoboxes(con, w, titles)
-        )
+        def infoboxes(titles: Sequence[str], w: str = wiki) -> dict[str, dict[str, str]]:
+            return graph_repo.load_infoboxes(con, w, titles)
+
+        paths, walk_rejects = sample_paths(graph, wiki, seeds, cfg, infoboxes)
         rejects = seed_rejects + walk_rejects
         path_repo.replace_paths(con, run_id, wiki, sampling_hash(cfg), paths, rejects)
         counts.update(("kept", f"{p.hops}_hops") for p in paths)

@@ -1,0 +1,49 @@
+# The two commands: `make demo` (main job on the bundled corpus) and `make test` (the suite).
+# Both create .venv and install the pinned dependencies when needed (requirements.lock
+# constrains every transitive version).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXTRAS ?= dev,tools
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock 2>/dev/null | sha256sum | cut -c1-12)-$(subst $(comma),_,$(EXTRAS))
+comma := ,
+export HF_HUB_OFFLINE := 1
+export PREFECT_LOGGING_EXTRA_LOGGERS := tasks,warehouse,toolenv
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: install demo test test-fast test-slow test-gpu quality lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS)]" -c requirements.lock
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/searchvl run --config flows/configs/demo.yaml
+
+quality: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: quality
+	$(PY) -m pytest -n 2 --dist loadfile -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow and not data"
+
+test-slow: install
+	$(PY) -m pytest -q -m slow
+
+test-gpu: install
+	$(PY) -m pytest -q -m gpu -p no:cacheprovider
+
+# Re-pin every transitive dependency from the current environment.
+lock: install
+	$(PY) -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^-e' > requirements.lock
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache
