@@ -163,6 +163,6 @@ def table_counts(con: Connection) -> list[tuple[str, str, int]]:
     out = []
     for name, kind in objs:
         ident = '"' + str(name).replace('"', '""') + '"'
-        n = con.execute("SELECT count(*) FROM " + ident).fetchone()  # noqa: S608 - quoted name from the catalog
-        out.append((str(name), "view" if "VIEW" in str(kind) else "table", int(n[0]) if n else 0))
+        n = con.execute("SELECT count(*) FROM " + ident).fetchall()[0][0]  # noqa: S608 - quoted catalog name
+        out.append((str(name), "view" if "VIEW" in str(kind) else "table", int(n)))
     return out

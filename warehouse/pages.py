@@ -112,5 +112,4 @@ def refresh_degrees(con: Connection) -> int:
         """
     )
     con.execute("COMMIT")
-    row = con.execute("SELECT count(*) FROM page_degrees").fetchone()
-    return int(row[0]) if row else 0
+    return int(con.execute("SELECT count(*) FROM page_degrees").fetchall()[0][0])

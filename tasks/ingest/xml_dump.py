@@ -51,13 +51,28 @@ class SiteInfo:
     namespaces: dict[str, int]
 
 
-def _open(path: Path) -> IO[bytes]:
-    name = path.name.lower()
-    if name.endswith(".bz2"):
-        return bz2.open(path, "rb")
-    if name.endswith(".gz"):
-        return cast(IO[bytes], gzip.open(path, "rb"))
-    return path.open("rb")
+def _chunks(path: Path) -> Iterator[bytes]:
+    """Decompressed bytes in chunks. bz2 goes through a raw decompressor (multi-stream aware) so
+    a truncated file still yields every complete block before ``EOFError`` is raised."""
+    if not path.name.lower().endswith(".bz2"):
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with cast(IO[bytes], opener(path, "rb")) as f:
+            while chunk := f.read(CHUNK):
+                yield chunk
+        return
+    decomp, fed = bz2.BZ2Decompressor(), False
+    with path.open("rb") as f:
+        while raw := f.read(CHUNK):
+            while raw:
+                if decomp.eof:  # concatenated streams (pbzip2-style dumps): start the next one
+                    decomp, fed = bz2.BZ2Decompressor(), False
+                out = decomp.decompress(raw)
+                fed = True
+                if out:
+                    yield out
+                raw = decomp.unused_data if decomp.eof else b""
+    if fed and not decomp.eof:
+        raise EOFError("compressed file ended before the end-of-stream marker was reached")
 
 
 def fingerprint(path: Path) -> str:
@@ -121,6 +136,18 @@ def _siteinfo(el: ET.Element) -> SiteInfo:
     return SiteInfo(wiki, names)
 
 
+def _events(path: Path) -> Iterator[tuple[str, ET.Element]]:
+    """``(event, element)`` pairs from the sanitised byte stream."""
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    for chunk in _chunks(path):
+        parser.feed(_ILLEGAL_XML.sub("\ufffd", decoder.decode(chunk)))
+        yield from cast(Iterator[tuple[str, ET.Element]], parser.read_events())
+    parser.feed(_ILLEGAL_XML.sub("\ufffd", decoder.decode(b"", final=True)))
+    parser.close()
+    yield from cast(Iterator[tuple[str, ET.Element]], parser.read_events())
+
+
 def iter_dump(path: Path) -> Iterator[SiteInfo | RawPage]:
     """Yield the ``SiteInfo`` then every page, in file order.
 
@@ -128,40 +155,27 @@ def iter_dump(path: Path) -> Iterator[SiteInfo | RawPage]:
         SourceError: unreadable, truncated or malformed file; the message names the file and the
             last page read completely.
     """
-    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     root: ET.Element | None = None
     last, count = "(none)", 0
-    saw_siteinfo = False
+    site: SiteInfo | None = None
     try:
-        with _open(path) as f:
-            while True:
-                chunk = f.read(CHUNK)
-                text = decoder.decode(chunk, final=not chunk)
-                if text:
-                    parser.feed(_ILLEGAL_XML.sub("\ufffd", text))
-                for pair in parser.read_events():
-                    event, el = cast(tuple[str, ET.Element], pair)
-                    if event == "start":
-                        if root is None:
-                            root = el
-                        continue
-                    tag = _local(el.tag)
-                    if tag == "siteinfo":
-                        saw_siteinfo = True
-                        yield _siteinfo(el)
-                    elif tag == "page":
-                        if not saw_siteinfo:
-                            saw_siteinfo = True
-                            yield SiteInfo("enwiki", Namespaces.english().by_name)
-                        page = _page(el)
-                        last, count = page.title, count + 1
-                        yield page
-                        if root is not None:
-                            root.clear()
-                if not chunk:
-                    break
-            parser.close()
+        for event, el in _events(path):
+            if event == "start":
+                root = el if root is None else root
+                continue
+            tag = _local(el.tag)
+            if tag == "siteinfo":
+                site = _siteinfo(el)
+                yield site
+            elif tag == "page":
+                if site is None:
+                    site = SiteInfo("enwiki", Namespaces.english().by_name)
+                    yield site
+                page = _page(el)
+                last, count = page.title, count + 1
+                yield page
+                assert root is not None
+                root.clear()  # release the page: memory stays flat over a 20 GB dump
     except (EOFError, OSError) as err:
         raise SourceError(
             f"{path}: truncated or corrupt file ({err}) after {count} pages; last page read: {last!r}"
