@@ -37,12 +37,15 @@ _WORD = re.compile(r"[\w'’-]+")
 
 
 def splitmix64(x: U64) -> U64:
-    """The splitmix64 finaliser, vectorised (uint64 arithmetic wraps)."""
+    """The splitmix64 finaliser, vectorised (uint64 arithmetic wraps); in-place on one copy."""
     with np.errstate(over="ignore"):
         z = x + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
+        z ^= z >> np.uint64(30)
+        z *= np.uint64(0xBF58476D1CE4E5B9)
+        z ^= z >> np.uint64(27)
+        z *= np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+        return z
 
 
 def title_key(title: str, run_seed: int) -> int:
@@ -50,11 +53,22 @@ def title_key(title: str, run_seed: int) -> int:
     return h ^ (run_seed * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF)
 
 
+def _mix_scalar(x: int) -> int:
+    """splitmix64 on one Python int (for the per-draw salt)."""
+    m = 0xFFFFFFFFFFFFFFFF
+    z = (x + 0x9E3779B97F4A7C15) & m
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+    return z ^ (z >> 31)
+
+
 def uniform(keys: U64, attempt: int, step: int) -> npt.NDArray[np.float64]:
     """Independent U[0,1) per key for draw ``(attempt, step)``."""
-    with np.errstate(over="ignore"):
-        x = splitmix64(keys ^ splitmix64(np.full_like(keys, attempt * 1024 + step + 1)))
-    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    x = splitmix64(keys ^ np.uint64(_mix_scalar(attempt * 1024 + step + 1)))
+    x >>= np.uint64(11)
+    out = x.astype(np.float64)
+    out *= 1.0 / (1 << 53)
+    return out
 
 
 def choose_hops(u: npt.NDArray[np.float64], hop_probs: Mapping[int, float]) -> IntArray:
@@ -66,25 +80,33 @@ def choose_hops(u: npt.NDArray[np.float64], hop_probs: Mapping[int, float]) -> I
 def walk_batch(graph: LinkGraph, starts: IntArray, hops: IntArray, keys: U64,
                attempt: int) -> tuple[IntArray, IntArray]:
     """Walk every start ``hops[i]`` steps at once. Returns ``(walks, status)``: walks is
-    ``(n, max_h + 1)`` padded with -1; status is OK, DEAD_END or CYCLE per walk."""
+    ``(n, max_h + 1)`` padded with -1; status is OK, DEAD_END or CYCLE per walk.
+
+    Whole-array steps (no gathers of the live subset): nearly every walk is alive at every step, so
+    masking is cheaper than compacting.
+    """
     n, max_h = len(starts), int(hops.max()) if len(hops) else 0
-    walks = np.full((n, max_h + 1), -1, dtype=np.int64)
+    walks = np.full((n, max_h + 1), -1, dtype=np.int64, order="F")  # columns contiguous
     walks[:, 0] = starts
     status = np.zeros(n, dtype=np.int64)
+    last_slot = max(graph.n_edges - 1, 0)
     for step in range(1, max_h + 1):
-        live = np.flatnonzero((status == OK) & (hops >= step))
-        if not len(live):
+        active = (status == OK) & (hops >= step)
+        if not active.any():
             break
-        cur = walks[live, step - 1]
-        lo, deg = graph.indptr[cur], graph.indptr[cur + 1] - graph.indptr[cur]
-        dead = deg == 0
-        status[live[dead]] = DEAD_END
-        go, lo, deg = live[~dead], lo[~dead], deg[~dead]
-        pick = np.minimum((uniform(keys[go], attempt, step) * deg).astype(np.int64), deg - 1)
-        nxt = graph.indices[lo + pick]
-        walks[go, step] = nxt
-        seen = (walks[go, :step] == nxt[:, None]).any(axis=1)
-        status[go[seen]] = CYCLE
+        cur = np.where(active, walks[:, step - 1], 0)
+        lo = graph.indptr[cur]
+        deg = graph.indptr[cur + 1] - lo
+        dead = active & (deg == 0)
+        status[dead] = DEAD_END
+        go = active & ~dead
+        pick = (uniform(keys, attempt, step) * deg).astype(np.int64)
+        nxt = graph.indices[np.minimum(lo + np.minimum(pick, deg - 1), last_slot)] if graph.n_edges else lo
+        walks[:, step] = np.where(go, nxt, -1)
+        seen = walks[:, 0] == nxt
+        for k in range(1, step):
+            seen |= walks[:, k] == nxt
+        status[seen & go] = CYCLE
     return walks, status
 
 
