@@ -52,14 +52,16 @@ def baseline(path: Path) -> tuple[int, float]:
         con.execute("CREATE TABLE links (src VARCHAR, ordinal INTEGER, dst VARCHAR, anchor VARCHAR, "
                     "PRIMARY KEY (src, ordinal))")
         t0, n = time.perf_counter(), 0
-        for _, el in ET.iterparse(bz2.open(path) if path.suffix == ".bz2" else path.open("rb")):
+        stream = bz2.open(path) if path.suffix == ".bz2" else path.open("rb")  # noqa: SIM115 - closed below
+        for _, el in ET.iterparse(stream):
             if el.tag != ns + "page":
                 continue
             title = el.findtext(ns + "title") or ""
             red = el.find(ns + "redirect")
             text = el.findtext(f"{ns}revision/{ns}text") or ""
             code = mwparserfromhell.parse(text)
-            boxes = [t for t in code.filter_templates(recursive=False) if str(t.name).strip().lower().startswith("infobox")]
+            boxes = [t for t in code.filter_templates(recursive=False)
+                     if str(t.name).strip().lower().startswith("infobox")]
             infobox = {str(p.name).strip(): p.value.strip_code().strip() for p in boxes[0].params} if boxes else {}
             lead = code.strip_code().split("\n\n")[0]
             con.execute("INSERT INTO pages VALUES (?, ?, ?, ?)",
@@ -70,6 +72,7 @@ def baseline(path: Path) -> tuple[int, float]:
             n += 1
             el.clear()
         elapsed = time.perf_counter() - t0
+        stream.close()
         con.close()
     return n, elapsed
 
@@ -80,7 +83,11 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     args = ap.parse_args()
     path = args.dump or fixture(DEFAULT)
-    size = len(bz2.open(path).read()) if path.suffix == ".bz2" else path.stat().st_size
+    if path.suffix == ".bz2":
+        with bz2.open(path) as f:
+            size = len(f.read())
+    else:
+        size = path.stat().st_size
     pages_o, t_o, links = ours(path, args.workers)
     rss = peak_rss_mb()
     pages_b, t_b = baseline(path)
