@@ -96,7 +96,7 @@ def run(config: ConfigOpt, data_dir: DataDirOpt = None, workers: WorkersOpt = No
 
         settings, cfg = _prepare(config, data_dir)
         run_id = new_run_id("run")
-        counts = run_flow(cfg, settings.data_dir, run_id, _workers(settings, cfg, workers))
+        counts = run_flow(cfg, settings.data_dir, _workers(settings, cfg, workers), run_id)
         _print(["stage outcome", "count"], sorted(counts.items()), "table", title=f"run {run_id}")
         cols, rows = queries.tables(settings.warehouse_path)
         _print(cols, rows, "table", title=f"warehouse {settings.warehouse_path}")
@@ -110,7 +110,7 @@ def ingest(config: ConfigOpt, data_dir: DataDirOpt = None, workers: WorkersOpt =
         from flows.ingest import ingest as ingest_flow
 
         settings, cfg = _prepare(config, data_dir)
-        pages = ingest_flow(cfg, settings.data_dir, new_run_id("ingest"), _workers(settings, cfg, workers))
+        pages = ingest_flow(cfg, settings.data_dir, _workers(settings, cfg, workers))
         out.print(f"ingested {pages} pages into {settings.warehouse_path}")
     _guard(body)
 
@@ -122,7 +122,7 @@ def sample_paths(config: ConfigOpt, data_dir: DataDirOpt = None) -> None:
         from flows.sample_paths import sample_paths as sample_flow
 
         settings, cfg = _prepare(config, data_dir)
-        counts = sample_flow(cfg, settings.data_dir, new_run_id("sample"))
+        counts = sample_flow(cfg, settings.data_dir)
         _print(["outcome", "count"], sorted(counts.items()), "table")
     _guard(body)
 

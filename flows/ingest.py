@@ -9,12 +9,15 @@ from prefect import flow
 from schemas.errors import PipelineError
 from schemas.run_config import RunConfig
 from tasks.ingest.steps import ingest_one, update_degrees
+from tasks.runs.record import new_run_id
 from tasks.runs.steps import finish_run, start_run
 
 
 @flow(name="ingest")
-def ingest(config: RunConfig, data_dir: Path, run_id: str, workers: int, record_run: bool = True) -> int:
+def ingest(config: RunConfig, data_dir: Path = Path("var"), workers: int = 2, run_id: str | None = None,
+           record_run: bool = True) -> int:
     """Ingest sources in config order (one writer at a time); returns pages written."""
+    run_id = run_id or new_run_id("ingest")
     if record_run:
         start_run(data_dir, run_id, "ingest", config)
     pages = 0

@@ -10,15 +10,18 @@ from flows.ingest import ingest
 from flows.sample_paths import sample_paths
 from schemas.errors import PipelineError
 from schemas.run_config import RunConfig
+from tasks.runs.record import new_run_id
 from tasks.runs.steps import finish_run, start_run
 
 
 @flow(name="run")
-def run(config: RunConfig, data_dir: Path, run_id: str, workers: int) -> dict[str, int]:
+def run(config: RunConfig, data_dir: Path = Path("var"), workers: int = 2,
+        run_id: str | None = None) -> dict[str, int]:
     """Run every stage in order, recording the run (config, code version) and its outcome."""
+    run_id = run_id or new_run_id("run")
     start_run(data_dir, run_id, "run", config)
     try:
-        pages = ingest(config, data_dir, run_id, workers, record_run=False)
+        pages = ingest(config, data_dir, workers, run_id, record_run=False)
         counts = sample_paths(config, data_dir, run_id, record_run=False)
     except PipelineError as err:
         finish_run(data_dir, run_id, "failed", str(err))

@@ -8,12 +8,16 @@ from prefect import flow
 
 from schemas.errors import PipelineError
 from schemas.run_config import RunConfig
+from tasks.runs.record import new_run_id
 from tasks.runs.steps import finish_run, start_run
 from tasks.sample.steps import sample_paths_step
 
 
 @flow(name="sample_paths")
-def sample_paths(config: RunConfig, data_dir: Path, run_id: str, record_run: bool = True) -> dict[str, int]:
+def sample_paths(config: RunConfig, data_dir: Path = Path("var"), run_id: str | None = None,
+                 record_run: bool = True) -> dict[str, int]:
+    """Sample one path per eligible seed (or a reject with its reason) for every wiki."""
+    run_id = run_id or new_run_id("sample")
     if record_run:
         start_run(data_dir, run_id, "sample_paths", config)
     try:
