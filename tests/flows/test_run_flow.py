@@ -32,11 +32,11 @@ def test_run_flow_twice_is_idempotent(prefect_api: None, tmp_path: Path) -> None
     src, _ = small_world(tmp_path)
     cfg = RunConfig(name="small", ingest=IngestConfig(sources=[src], batch_pages=2), sampling=small_sampling())
     data = tmp_path / "var"
-    first = run(cfg, data, "run-1", 2)
+    first = run(cfg, data, 2, "run-1")
     assert first["pages"] == 6
     assert first["kept:2_hops"] + first.get("kept:3_hops", 0) + first.get("kept:4_hops", 0) == 1
     rows1 = table_rows(data / "warehouse.duckdb")
-    run(cfg, data, "run-2", 1)
+    run(cfg, data, 1, "run-2")
     rows2 = table_rows(data / "warehouse.duckdb")
     assert rows2["runs"] == 2
     assert {k: v for k, v in rows2.items() if k not in ("runs", "stage_stats")} == {

@@ -1,0 +1,103 @@
+"""One path → one grounded, gated question (or a reject saying where and why it stopped).
+
+canonical question → fuzzy rewrites (farthest bridge first) → anchor image → anchor name replaced by
+the referring expression → four gates, each recorded (PAPER.md §4):
+
+- masking: no alias of any path node (anchor and answer node included) in the final question;
+- uniqueness: exactly one consistent answer — every descriptor passed its uniqueness check, the anchor
+  image belongs to one page only, and each relation leads from its node to exactly one target;
+- visual relevance: image score ≥ threshold;
+- answer length: the answer has at most ``answer_max_tokens`` whitespace tokens.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from schemas.paths import SampledPath
+from schemas.questions import GateResult, NodeContext, QuestionOutcome
+from tasks.questions.ground import ImageCandidate, ImageScorer, choose_image
+from tasks.questions.leakage import LeakChecker
+from tasks.questions.rewrite import ModelOutputError, QuestionModel, rewrite_bridges
+from tasks.questions.spec import build_spec, render
+
+
+@dataclass(frozen=True, slots=True)
+class ChainFacts:
+    """Counts the uniqueness gate needs: targets per hop sharing the hop's relation label, and how
+    many pages use each candidate image."""
+
+    relation_fanout: tuple[int, ...]
+    image_pages: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionSettings:
+    n_candidates: int
+    obfuscation_p: float
+    image_candidates: int
+    relevance_threshold: float
+    answer_max_tokens: int
+    scorer_name: str
+    data_dir: str
+
+
+def path_context(nodes: Sequence[NodeContext]) -> str:
+    """The path's Wikipedia text for an LLM answer check (leads and answer-node infobox)."""
+    parts = [f"{n.title}: {n.lead[:800]}" for n in nodes]
+    box = "; ".join(f"{k} = {v}" for k, v in nodes[-1].infobox.items())
+    return "\n".join([*parts, f"{nodes[-1].title} infobox: {box}"])
+
+
+def gates(final: str, answer: str, leaks: LeakChecker, facts: ChainFacts, image_sha: str, score: float,
+          s: QuestionSettings) -> list[GateResult]:
+    found = leaks.find(final)
+    fan = [*facts.relation_fanout, facts.image_pages.get(image_sha, 0)]
+    ambiguous = [f"hop {i + 1}: {n} targets" for i, n in enumerate(fan[:-1]) if n != 1]
+    if fan[-1] != 1:
+        ambiguous.append(f"image used by {fan[-1]} pages")
+    n_tokens = len(answer.split())
+    return [
+        GateResult("masking", float(len(found)), "fail" if found else "pass",
+                   ", ".join(f"{lk.kind}:{lk.alias}~{lk.span}" for lk in found)),
+        GateResult("uniqueness", 1.0 if not ambiguous else 0.0, "fail" if ambiguous else "pass",
+                   "; ".join(ambiguous) or "one target per hop; image on one page"),
+        GateResult("visual_relevance", score, "pass" if score >= s.relevance_threshold else "fail",
+                   f"threshold {s.relevance_threshold}"),
+        GateResult("answer_length", float(n_tokens), "pass" if n_tokens <= s.answer_max_tokens else "fail",
+                   f"max {s.answer_max_tokens} tokens"),
+    ]
+
+
+def make_question(path: SampledPath, nodes: Sequence[NodeContext], facts: ChainFacts,
+                  images: Sequence[ImageCandidate], model: QuestionModel, leaks: LeakChecker,
+                  s: QuestionSettings, scorer: ImageScorer | None, rng: random.Random) -> QuestionOutcome:
+    """Run the whole question stage for one path; never raises on model output."""
+    out = QuestionOutcome(path.path_id, None, method=model.method)
+    spec = build_spec(list(nodes), list(path.edges), path.answer_attribute)
+    try:
+        canonical = model.canonical(spec, nodes, path.answer)
+    except ModelOutputError as err:
+        return replace(out, reject=("canonical", "malformed_model_output"), detail=f"{err}: {err.raw[:500]}")
+    out = replace(out, canonical=canonical)
+    try:
+        result = rewrite_bridges(spec, nodes, path.answer, model, leaks, n_candidates=s.n_candidates,
+                                 context=path_context(nodes), rng=rng, obfuscation_p=s.obfuscation_p)
+    except ModelOutputError as err:
+        return replace(out, reject=("rewrite", "malformed_model_output"), detail=f"{err}: {err.raw[:500]}")
+    out = replace(out, steps=tuple(result.steps), rewritten=render(result.spec))
+    if result.failed_entity is not None:
+        return replace(out, reject=("rewrite", "no_valid_descriptor"), detail=result.failed_entity)
+    grounding = choose_image(nodes[0], images, s.image_candidates, scorer, s.scorer_name, s.data_dir)
+    if grounding is None:
+        return replace(out, reject=("ground", "no_anchor_image"), detail=nodes[0].title)
+    final_spec = replace(result.spec, surfaces=(grounding.referring_expression, *result.spec.surfaces[1:]))
+    final = render(final_spec)
+    results = gates(final, path.answer, leaks, facts, grounding.sha256, grounding.score, s)
+    out = replace(out, grounding=grounding, final=final, gates=tuple(results))
+    failed = [g.gate for g in results if g.verdict == "fail"]
+    if failed:
+        return replace(out, reject=("gate", f"gate_{failed[0]}"), detail=", ".join(failed))
+    return out

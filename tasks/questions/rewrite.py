@@ -1,0 +1,131 @@
+"""Fuzzy entity rewriting (PAPER.md §3.2): bridges from the farthest back toward the anchor.
+
+For each bridge the model proposes up to N descriptors; the first that passes all three invariants
+replaces the bridge's name:
+
+- answer invariance: the rewritten question still has the same answer;
+- uniqueness: the descriptor picks out this entity;
+- non-leakage: no alias of any path node appears (``LeakChecker``).
+
+If no candidate passes for some bridge the path fails (the paper resamples the walk). Every attempt is
+recorded as a ``RewriteStep`` with each candidate's verdicts.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from schemas.questions import CandidateVerdict, NodeContext, QuestionSpec, RewriteStep, Verdict
+from tasks.questions.leakage import LeakChecker
+from tasks.questions.spec import attribute_phrase, can_obfuscate, render, type_noun
+
+_DEFINITION = re.compile(r"\b(?:is|was|are|were)\s+(?:a|an|the|one of the)\s+([^.;:()]+)", re.IGNORECASE)
+_CUT = re.compile(r",|\bwhich\b|\bwho\b|\bthat\b| and (?:is|was)\b", re.IGNORECASE)
+_PREFERRED_KEYS = ("founded", "established", "birth_date", "born", "formation", "opened", "released",
+                   "occupation", "genre", "country", "location", "type", "nationality", "party",
+                   "population_total", "area_total_km2", "launch_date", "operator", "manufacturer")
+
+
+class QuestionModel(Protocol):
+    """The language port of this stage: rule-based offline, an LLM online (``tasks/questions/llm.py``)."""
+
+    method: str
+
+    def canonical(self, spec: QuestionSpec, nodes: Sequence[NodeContext], answer: str) -> str:
+        """The canonical question naming every node (raises ``ModelOutputError`` on bad output)."""
+        ...
+
+    def propose(self, node: NodeContext, question: str, n: int) -> list[str]:
+        """Up to ``n`` descriptors for ``node`` given the partly rewritten question."""
+        ...
+
+    def unique(self, question: str, node: NodeContext, descriptor: str) -> tuple[Verdict, str]:
+        """Does ``descriptor`` (in ``question``) pick out ``node`` only?"""
+        ...
+
+    def same_answer(self, question: str, answer: str, context: str) -> tuple[Verdict, str]:
+        """Does ``question`` still have ``answer``? ``context`` is the path's Wikipedia text."""
+        ...
+
+
+class ModelOutputError(ValueError):
+    """A model answer that cannot be parsed; ``raw`` keeps the text for the reject row."""
+
+    def __init__(self, message: str, raw: str) -> None:
+        super().__init__(message)
+        self.raw = raw
+
+
+def definitional_phrase(lead: str, max_words: int = 12) -> str | None:
+    """"X is a French-Algerian city in …" → "French-Algerian city in …" (first clause, capped)."""
+    first = lead.split("\n", 1)[0]
+    m = _DEFINITION.search(first[:600])
+    if not m:
+        return None
+    phrase = _CUT.split(m.group(1), maxsplit=1)[0].strip()
+    words = phrase.split()
+    return " ".join(words[:max_words]) if len(words) >= 2 else None
+
+
+def offline_candidates(node: NodeContext, n: int, max_value_tokens: int = 6) -> list[str]:
+    """Rule-based descriptors: the lead's definitional phrase, then infobox facts, then both."""
+    noun = type_noun(node)
+    facts = []
+    for key in _PREFERRED_KEYS:
+        value = node.infobox.get(key, "").strip()
+        if value and len(value.split()) <= max_value_tokens:
+            facts.append(f"whose {attribute_phrase(key)} is {value}")
+    definition = definitional_phrase(node.lead)
+    out: list[str] = []
+    if definition and facts:
+        out.append(f"the {definition} {facts[0]}")
+    if definition:
+        out.append(f"the {definition}")
+    out += [f"the {noun} {fact}" for fact in facts]
+    return list(dict.fromkeys(out))[:n]
+
+
+@dataclass
+class RewriteResult:
+    spec: QuestionSpec
+    steps: list[RewriteStep]
+    failed_entity: str | None = None
+
+
+def rewrite_bridges(spec: QuestionSpec, nodes: Sequence[NodeContext], answer: str, model: QuestionModel,
+                    leaks: LeakChecker, *, n_candidates: int, context: str, rng: random.Random,
+                    obfuscation_p: float) -> RewriteResult:
+    """Rewrite bridges v_{h-1} … v_1 in that order; stop at the first bridge with no passing candidate.
+
+    Answer obfuscation (vaguer phrasing of the asked attribute) is applied with ``obfuscation_p`` first,
+    so the entity rewrites are checked against the question as it will finally read.
+    """
+    steps: list[RewriteStep] = []
+    if rng.random() < obfuscation_p and can_obfuscate(spec):
+        spec = replace(spec, obfuscated=True)
+        steps.append(RewriteStep(0, "(answer)", (), "obfuscated", render(spec), model.method))
+    for j in range(len(spec.surfaces) - 1, 0, -1):
+        node = nodes[j]
+        verdicts = []
+        chosen = None
+        for cand in model.propose(node, render(spec), n_candidates):
+            trial = replace(spec, surfaces=spec.surfaces[:j] + (cand,) + spec.surfaces[j + 1:])
+            text = render(trial)
+            leak = leaks.find(cand)
+            no_leak: Verdict = "fail" if leak else "pass"
+            uniq, u_detail = model.unique(text, node, cand) if not leak else ("skip", "")
+            same, a_detail = model.same_answer(text, answer, context) if uniq == "pass" else ("skip", "")
+            detail = "; ".join(x for x in (", ".join(f"{lk.kind}:{lk.span}" for lk in leak), u_detail, a_detail) if x)
+            verdict = CandidateVerdict(cand, same, uniq, no_leak, detail)
+            verdicts.append(verdict)
+            if verdict.accepted:
+                chosen, spec = cand, trial
+                break
+        steps.append(RewriteStep(len(steps) + 1, node.title, tuple(verdicts), chosen, render(spec), model.method))
+        if chosen is None:
+            return RewriteResult(spec, steps, failed_entity=node.title)
+    return RewriteResult(spec, steps)

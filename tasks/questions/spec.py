@@ -1,0 +1,98 @@
+"""From a sampled path to a question spec, and from a spec to question text (rule-based templates).
+
+The canonical question names the anchor and every bridge and reaches the answer node only through
+relations, asking for the answer attribute (PAPER.md §3.1):
+
+    What is the <attribute> of the <rel_h> of <v_{h-1}>, which is the <rel_{h-1}> of <v_{h-2}>, …?
+
+Relations that come from an infobox key read as nouns ("the capital of Algeria"); relations that come
+from sentence context are quoted ("the city linked after \"most populous city is\" in the article on
+Algeria"). Rewriting replaces the surfaces of bridges; grounding replaces the anchor's surface.
+"""
+
+from __future__ import annotations
+
+import re
+
+from schemas.paths import PathEdge
+from schemas.questions import Hop, NodeContext, QuestionSpec
+
+ATTRIBUTE_PHRASES = {
+    "birth_date": "date of birth", "death_date": "date of death", "born": "date of birth", "died": "date of death",
+    "founded": "founding date", "established": "establishment date", "established_date": "establishment date",
+    "formation": "formation date", "opened": "opening date", "released": "release date",
+    "population_total": "total population", "population": "population", "area_total_km2": "total area in km²",
+    "currency": "currency", "capital": "capital", "party": "political party", "genre": "genre",
+    "occupation": "occupation", "nationality": "nationality", "spouse": "spouse", "leader_name1": "leader",
+    "elevation_m": "elevation in metres", "length_km": "length in km", "crew_size": "crew size",
+    "launch_date": "launch date", "mission_duration": "mission duration", "operator": "operator",
+}
+OBFUSCATED = {
+    "date of birth": "When did {x} come into the world?",
+    "date of death": "When did the life of {x} end?",
+    "founding date": "When did {x} come into being?",
+    "establishment date": "When did {x} come into being?",
+    "formation date": "When did {x} come into being?",
+    "opening date": "When did {x} first open its doors?",
+    "release date": "When did {x} first come out?",
+    "total population": "Roughly how many people were counted living in {x}?",
+    "population": "Roughly how many people were counted living in {x}?",
+    "currency": "What money is used in {x}?",
+    "political party": "Which political organisation was {x} affiliated with?",
+    "occupation": "What did {x} do for a living?",
+    "launch date": "When did {x} leave the ground?",
+}
+DOMAIN_NOUNS = {"person": "person", "organism": "organism"}
+_TYPE_NOISE = re.compile(r"^(infobox|infoskreine)\s*", re.IGNORECASE)
+_PERSON_TYPES = ("person", "officeholder", "philosopher", "writer", "scientist", "artist", "musical artist",
+                 "military person", "sportsperson", "royalty", "politician", "actor", "astronaut", "biography")
+
+
+def type_noun(node: NodeContext) -> str:
+    """A short common noun for a node ("country", "person", "settlement"), from its infobox type."""
+    kind = _TYPE_NOISE.sub("", (node.infobox_type or "").strip().lower()).strip()
+    if not kind:
+        return "subject"
+    if any(p in kind for p in _PERSON_TYPES):
+        return "person"
+    if kind in ("u.s. state", "german state", "state"):
+        return "state"
+    if kind in ("taxobox", "speciesbox", "automatic taxobox"):
+        return "organism"
+    return kind.split(" or ")[0]
+
+
+def attribute_phrase(key: str) -> str:
+    k = key.strip().lower()
+    return ATTRIBUTE_PHRASES.get(k) or re.sub(r"[_\s]+", " ", re.sub(r"\d+$", "", k)).strip() or k
+
+
+def build_spec(nodes: list[NodeContext], edges: list[PathEdge], attribute: str) -> QuestionSpec:
+    """The canonical spec: every named node at its title, one ``Hop`` per edge."""
+    hops = tuple(
+        Hop(edge.relation, "noun" if edge.relation_method == "infobox_key" else "context", type_noun(target))
+        for edge, target in zip(edges, nodes[1:], strict=True)
+    )
+    return QuestionSpec(attribute, attribute_phrase(attribute), hops, tuple(n.title for n in nodes[:-1]))
+
+
+def _describe(hop: Hop, of: str) -> str:
+    if hop.kind == "noun":
+        return f"the {hop.phrase} of {of}"
+    return f"the {hop.noun} linked after \"{hop.phrase}\" in the article on {of}"
+
+
+def render(spec: QuestionSpec) -> str:
+    """Question text: the answer node through its relation, each named node with an appositive."""
+    h = len(spec.hops)
+    desc = spec.surfaces[0]
+    for j in range(1, h):
+        desc = f"{spec.surfaces[j]}, which is {_describe(spec.hops[j - 1], desc)}"
+    target = _describe(spec.hops[h - 1], desc)
+    if spec.obfuscated and spec.attribute_phrase in OBFUSCATED:
+        return OBFUSCATED[spec.attribute_phrase].format(x=target)
+    return f"What is the {spec.attribute_phrase} of {target}?"
+
+
+def can_obfuscate(spec: QuestionSpec) -> bool:
+    return spec.attribute_phrase in OBFUSCATED
