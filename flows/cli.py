@@ -90,7 +90,7 @@ def _print(cols: list[str], rows: list[tuple[Any, ...]], fmt: str, title: str | 
 
 @app.command()
 def run(config: ConfigOpt, data_dir: DataDirOpt = None, workers: WorkersOpt = None) -> None:
-    """Run the main job: ingest → sample paths (later stages join as they land)."""
+    """Run the main job: ingest → sample paths → questions (later stages join as they land)."""
     def body() -> None:
         from flows.run import run as run_flow
 
@@ -123,6 +123,18 @@ def sample_paths(config: ConfigOpt, data_dir: DataDirOpt = None) -> None:
 
         settings, cfg = _prepare(config, data_dir)
         counts = sample_flow(cfg, settings.data_dir)
+        _print(["outcome", "count"], sorted(counts.items()), "table")
+    _guard(body)
+
+
+@app.command()
+def questions(config: ConfigOpt, data_dir: DataDirOpt = None) -> None:
+    """Write grounded, gated questions for the sampled paths not yet done (resumable)."""
+    def body() -> None:
+        from flows.questions import questions as questions_flow
+
+        settings, cfg = _prepare(config, data_dir)
+        counts = questions_flow(cfg, settings.data_dir)
         _print(["outcome", "count"], sorted(counts.items()), "table")
     _guard(body)
 

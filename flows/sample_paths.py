@@ -6,10 +6,8 @@ from pathlib import Path
 
 from prefect import flow
 
-from schemas.errors import PipelineError
+from flows._recorded import recorded
 from schemas.run_config import RunConfig
-from tasks.runs.record import new_run_id
-from tasks.runs.steps import finish_run, start_run
 from tasks.sample.steps import sample_paths_step
 
 
@@ -17,15 +15,5 @@ from tasks.sample.steps import sample_paths_step
 def sample_paths(config: RunConfig, data_dir: Path = Path("var"), run_id: str | None = None,
                  record_run: bool = True) -> dict[str, int]:
     """Sample one path per eligible seed (or a reject with its reason) for every wiki."""
-    run_id = run_id or new_run_id("sample")
-    if record_run:
-        start_run(data_dir, run_id, "sample_paths", config)
-    try:
-        counts = sample_paths_step(data_dir, config.sampling, run_id)
-    except PipelineError as err:
-        if record_run:
-            finish_run(data_dir, run_id, "failed", str(err))
-        raise
-    if record_run:
-        finish_run(data_dir, run_id, "completed")
-    return counts
+    return recorded("sample_paths", config, data_dir, run_id, record_run,
+                    lambda rid: sample_paths_step(data_dir, config.sampling, rid))

@@ -40,6 +40,7 @@ class QuestionSpec:
     hops: tuple[Hop, ...]
     surfaces: tuple[str, ...]
     obfuscated: bool = False
+    text_template: str | None = None   # an LLM's wording with ``{0}``, ``{1}``… where node j is named
 
 
 @dataclass(frozen=True, slots=True)

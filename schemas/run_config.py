@@ -121,13 +121,32 @@ class SamplingConfig(_Strict):
         return self
 
 
+class QuestionsConfig(_Strict):
+    """Question stage (PAPER.md §3–4, §12.B–C). ``model: rule-based`` is the offline default; any other
+    value names a model on the OpenAI-compatible endpoint from settings (``SEARCHVL_LLM_BASE_URL``)."""
+
+    model: str = Field(default="rule-based", description="rule-based | a model name on the LLM endpoint")
+    n_candidates: int = Field(default=4, ge=1, le=20, description="[S] N=3-5 descriptors per entity")
+    obfuscation_p: float = Field(default=0.25, ge=0.0, le=1.0, description="[S] answer obfuscation rate")
+    uniqueness_margin: float = Field(default=0.15, ge=0.0, le=1.0,
+                                     description="offline: relative BM25 gap of the top hit over the runner-up")
+    image_candidates: int = Field(default=8, ge=1, description="K candidate images of the anchor")
+    relevance_threshold: float = Field(default=0.28, ge=-1.0, le=1.0, description="CLIP cosine (or heuristic)")
+    clip_model_path: Path | None = Field(default=None, description="local CLIP directory; none = heuristic")
+    answer_max_tokens: int = Field(default=6, ge=1)
+    fuzzy_leak_threshold: float = Field(default=90.0, ge=50.0, le=100.0, description="rapidfuzz ratio")
+    max_items: int | None = Field(default=None, ge=1, description="cap on paths handled per run (preview)")
+    seed: int = 42
+
+
 class RunConfig(_Strict):
-    """One named run: what to ingest and how to sample. Recorded in the ``runs`` table."""
+    """One named run: what to ingest, how to sample, how to write questions. Recorded in ``runs``."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     ingest: IngestConfig
     sampling: SamplingConfig = SamplingConfig()
+    questions: QuestionsConfig = QuestionsConfig()
 
     def config_hash(self) -> str:
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
@@ -163,6 +182,9 @@ def load_run_config(path: Path) -> RunConfig:
         for key in ("path", "media_dir"):
             if isinstance(src, dict) and isinstance(src.get(key), str) and not Path(src[key]).is_absolute():
                 src[key] = str((path.parent / src[key]).resolve())
+    questions = raw.get("questions")
+    if isinstance(questions, dict) and isinstance(questions.get("clip_model_path"), str):
+        questions["clip_model_path"] = str((path.parent / questions["clip_model_path"]).resolve())
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as err:

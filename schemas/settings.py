@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     offline: bool = True
     teacher_base_url: str | None = None
     teacher_api_key: SecretStr | None = None
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for data-construction")
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(default=60.0, gt=0)
     hf_token: SecretStr | None = None
 
     @property

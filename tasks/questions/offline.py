@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 from schemas.questions import NodeContext, QuestionSpec, Verdict
 from tasks.questions.rewrite import offline_candidates
-from tasks.questions.spec import render
 
 TopHits = Callable[[str, int], list[tuple[str, float]]]
-_STOP = frozenset("the a an of in on at to by for with whose is was which who that and or its his her".split())
+_STOP = frozenset(
+    "the a an of in on at to by for with whose is was which who that and or its his her".split()  # noqa: SIM905
+)
 
 
 def descriptor_query(descriptor: str) -> str:
@@ -39,8 +40,8 @@ class RuleBasedModel:
     margin: float = 0.15
     method: str = "rule-based"
 
-    def canonical(self, spec: QuestionSpec, nodes: Sequence[NodeContext], answer: str) -> str:
-        return render(spec)
+    def canonical(self, spec: QuestionSpec, nodes: Sequence[NodeContext], answer: str) -> QuestionSpec:
+        return spec
 
     def propose(self, node: NodeContext, question: str, n: int) -> list[str]:
         return offline_candidates(node, n)
@@ -63,3 +64,6 @@ class RuleBasedModel:
         if reread == answer.strip():
             return "pass", "answer re-read from the answer node's infobox"
         return "fail", f"answer node's infobox now says {reread!r}"
+
+    def judge_final(self, question: str, referring_expression: str) -> tuple[Verdict, str]:
+        return "skip", "rule-based: no judge model; the structural fan-out check decides"

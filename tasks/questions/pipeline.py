@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from schemas.paths import SampledPath
-from schemas.questions import GateResult, NodeContext, QuestionOutcome
+from schemas.questions import GateResult, NodeContext, QuestionOutcome, Verdict
+from tasks.llm import LLMCallError
 from tasks.questions.ground import ImageCandidate, ImageScorer, choose_image
 from tasks.questions.leakage import LeakChecker
 from tasks.questions.rewrite import ModelOutputError, QuestionModel, rewrite_bridges
@@ -52,18 +53,21 @@ def path_context(nodes: Sequence[NodeContext]) -> str:
 
 
 def gates(final: str, answer: str, leaks: LeakChecker, facts: ChainFacts, image_sha: str, score: float,
-          s: QuestionSettings) -> list[GateResult]:
+          s: QuestionSettings, judge: tuple[Verdict, str]) -> list[GateResult]:
     found = leaks.find(final)
     fan = [*facts.relation_fanout, facts.image_pages.get(image_sha, 0)]
     ambiguous = [f"hop {i + 1}: {n} targets" for i, n in enumerate(fan[:-1]) if n != 1]
     if fan[-1] != 1:
         ambiguous.append(f"image used by {fan[-1]} pages")
+    if judge[0] == "fail":
+        ambiguous.append(f"judge: {judge[1]}")
     n_tokens = len(answer.split())
     return [
         GateResult("masking", float(len(found)), "fail" if found else "pass",
                    ", ".join(f"{lk.kind}:{lk.alias}~{lk.span}" for lk in found)),
         GateResult("uniqueness", 1.0 if not ambiguous else 0.0, "fail" if ambiguous else "pass",
-                   "; ".join(ambiguous) or "one target per hop; image on one page"),
+                   "; ".join(ambiguous) or "; ".join(x for x in ("one target per hop; image on one page",
+                                                                   judge[1]) if x)),
         GateResult("visual_relevance", score, "pass" if score >= s.relevance_threshold else "fail",
                    f"threshold {s.relevance_threshold}"),
         GateResult("answer_length", float(n_tokens), "pass" if n_tokens <= s.answer_max_tokens else "fail",
@@ -78,15 +82,19 @@ def make_question(path: SampledPath, nodes: Sequence[NodeContext], facts: ChainF
     out = QuestionOutcome(path.path_id, None, method=model.method)
     spec = build_spec(list(nodes), list(path.edges), path.answer_attribute)
     try:
-        canonical = model.canonical(spec, nodes, path.answer)
+        spec = model.canonical(spec, nodes, path.answer)
     except ModelOutputError as err:
         return replace(out, reject=("canonical", "malformed_model_output"), detail=f"{err}: {err.raw[:500]}")
-    out = replace(out, canonical=canonical)
+    except LLMCallError as err:
+        return replace(out, reject=("canonical", f"model_error_{err.reason}"), detail=err.detail)
+    out = replace(out, canonical=render(spec))
     try:
         result = rewrite_bridges(spec, nodes, path.answer, model, leaks, n_candidates=s.n_candidates,
                                  context=path_context(nodes), rng=rng, obfuscation_p=s.obfuscation_p)
     except ModelOutputError as err:
         return replace(out, reject=("rewrite", "malformed_model_output"), detail=f"{err}: {err.raw[:500]}")
+    except LLMCallError as err:
+        return replace(out, reject=("rewrite", f"model_error_{err.reason}"), detail=err.detail)
     out = replace(out, steps=tuple(result.steps), rewritten=render(result.spec))
     if result.failed_entity is not None:
         return replace(out, reject=("rewrite", "no_valid_descriptor"), detail=result.failed_entity)
@@ -95,7 +103,13 @@ def make_question(path: SampledPath, nodes: Sequence[NodeContext], facts: ChainF
         return replace(out, reject=("ground", "no_anchor_image"), detail=nodes[0].title)
     final_spec = replace(result.spec, surfaces=(grounding.referring_expression, *result.spec.surfaces[1:]))
     final = render(final_spec)
-    results = gates(final, path.answer, leaks, facts, grounding.sha256, grounding.score, s)
+    try:
+        judge = model.judge_final(final, grounding.referring_expression)
+    except ModelOutputError as err:
+        return replace(out, final=final, reject=("gate", "malformed_model_output"), detail=f"{err}: {err.raw[:500]}")
+    except LLMCallError as err:
+        return replace(out, final=final, reject=("gate", f"model_error_{err.reason}"), detail=err.detail)
+    results = gates(final, path.answer, leaks, facts, grounding.sha256, grounding.score, s, judge)
     out = replace(out, grounding=grounding, final=final, gates=tuple(results))
     failed = [g.gate for g in results if g.verdict == "fail"]
     if failed:

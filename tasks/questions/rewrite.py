@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from schemas.questions import CandidateVerdict, NodeContext, QuestionSpec, RewriteStep, Verdict
+from tasks.llm import BadModelOutput
 from tasks.questions.leakage import LeakChecker
 from tasks.questions.spec import attribute_phrase, can_obfuscate, render, type_noun
 
@@ -33,10 +34,14 @@ _PREFERRED_KEYS = ("founded", "established", "birth_date", "born", "formation", 
 class QuestionModel(Protocol):
     """The language port of this stage: rule-based offline, an LLM online (``tasks/questions/llm.py``)."""
 
-    method: str
+    @property
+    def method(self) -> str:
+        """``rule-based`` or ``llm:<model>``: written into every row the model produces."""
+        ...
 
-    def canonical(self, spec: QuestionSpec, nodes: Sequence[NodeContext], answer: str) -> str:
-        """The canonical question naming every node (raises ``ModelOutputError`` on bad output)."""
+    def canonical(self, spec: QuestionSpec, nodes: Sequence[NodeContext], answer: str) -> QuestionSpec:
+        """The canonical question naming every node, as a spec whose surfaces can be swapped (an LLM's
+        wording becomes ``spec.text_template``); raises ``ModelOutputError`` on bad output."""
         ...
 
     def propose(self, node: NodeContext, question: str, n: int) -> list[str]:
@@ -51,13 +56,12 @@ class QuestionModel(Protocol):
         """Does ``question`` still have ``answer``? ``context`` is the path's Wikipedia text."""
         ...
 
+    def judge_final(self, question: str, referring_expression: str) -> tuple[Verdict, str]:
+        """Final uniqueness judge that sees only the question: exactly one consistent answer?"""
+        ...
 
-class ModelOutputError(ValueError):
-    """A model answer that cannot be parsed; ``raw`` keeps the text for the reject row."""
 
-    def __init__(self, message: str, raw: str) -> None:
-        super().__init__(message)
-        self.raw = raw
+ModelOutputError = BadModelOutput     # a model answer that cannot be used; ``raw`` keeps the text
 
 
 def definitional_phrase(lead: str, max_words: int = 12) -> str | None:
@@ -113,7 +117,7 @@ def rewrite_bridges(spec: QuestionSpec, nodes: Sequence[NodeContext], answer: st
         verdicts = []
         chosen = None
         for cand in model.propose(node, render(spec), n_candidates):
-            trial = replace(spec, surfaces=spec.surfaces[:j] + (cand,) + spec.surfaces[j + 1:])
+            trial = replace(spec, surfaces=(*spec.surfaces[:j], cand, *spec.surfaces[j + 1:]))
             text = render(trial)
             leak = leaks.find(cand)
             no_leak: Verdict = "fail" if leak else "pass"

@@ -13,6 +13,7 @@ Algeria"). Rewriting replaces the surfaces of bridges; grounding replaces the an
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from schemas.paths import PathEdge
 from schemas.questions import Hop, NodeContext, QuestionSpec
@@ -84,6 +85,8 @@ def _describe(hop: Hop, of: str) -> str:
 
 def render(spec: QuestionSpec) -> str:
     """Question text: the answer node through its relation, each named node with an appositive."""
+    if spec.text_template is not None:
+        return spec.text_template.format(*spec.surfaces)
     h = len(spec.hops)
     desc = spec.surfaces[0]
     for j in range(1, h):
@@ -95,4 +98,16 @@ def render(spec: QuestionSpec) -> str:
 
 
 def can_obfuscate(spec: QuestionSpec) -> bool:
-    return spec.attribute_phrase in OBFUSCATED
+    return spec.text_template is None and spec.attribute_phrase in OBFUSCATED
+
+
+def templated(spec: QuestionSpec, text: str) -> QuestionSpec | None:
+    """``spec`` worded as ``text``: each named node's title becomes a ``{j}`` slot. None when ``text``
+    does not name every node exactly once (the canonical question must name them all)."""
+    body = text.replace("{", "{{").replace("}", "}}")
+    for j, title in enumerate(spec.surfaces):
+        matches = [m.start() for m in re.finditer(re.escape(title.replace("{", "{{").replace("}", "}}")), body)]
+        if len(matches) != 1:
+            return None
+        body = body.replace(title, "{" + str(j) + "}", 1)
+    return replace(spec, text_template=body)

@@ -1,0 +1,31 @@
+"""Run bookkeeping shared by every flow: a ``runs`` row that ends ``completed`` or ``failed``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from schemas.errors import PipelineError
+from schemas.run_config import RunConfig
+from tasks.runs.record import new_run_id
+from tasks.runs.steps import finish_run, start_run
+
+T = TypeVar("T")
+
+
+def recorded(flow_name: str, config: RunConfig, data_dir: Path, run_id: str | None, record_run: bool,
+             body: Callable[[str], T]) -> T:
+    """Call ``body(run_id)``; when ``record_run``, record the run's start and how it ended."""
+    run_id = run_id or new_run_id(flow_name)
+    if record_run:
+        start_run(data_dir, run_id, flow_name, config)
+    try:
+        result = body(run_id)
+    except PipelineError as err:
+        if record_run:
+            finish_run(data_dir, run_id, "failed", str(err))
+        raise
+    if record_run:
+        finish_run(data_dir, run_id, "completed")
+    return result

@@ -1,0 +1,117 @@
+"""The question stage over the warehouse: every pending path → one item (accepted or rejected).
+
+Reads: ``paths``, ``pages``, ``all_aliases``, ``resolved_links``, ``image_refs``/``image_files``/``image_blobs``.
+Writes: ``question_items``, ``rewrite_steps``, ``gate_verdicts``, ``rejects`` (stage ``questions``),
+``llm_calls`` (online only). Items already written for this question config are skipped, so a rerun
+after a crash redoes nothing that finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from schemas.errors import ConfigError
+from schemas.questions import QuestionOutcome
+from schemas.run_config import QuestionsConfig
+from schemas.settings import Settings
+from tasks.llm import ChatClient
+from tasks.questions.ground import ImageCandidate, ImageScorer
+from tasks.questions.leakage import LeakChecker
+from tasks.questions.llm import LLMQuestionModel
+from tasks.questions.offline import RuleBasedModel, TopHits
+from tasks.questions.pipeline import ChainFacts, QuestionSettings, make_question
+from tasks.questions.rewrite import QuestionModel
+from warehouse import questions as repo
+from warehouse.db import Connection
+from warehouse.llm_calls import WarehouseMemo
+
+log = logging.getLogger(__name__)
+
+#: Builds the offline uniqueness index from ``(title, lead, infobox values)`` documents.
+IndexFactory = Callable[[Iterable[tuple[str, str, str]]], TopHits]
+
+
+def text_index(docs: Iterable[tuple[str, str, str]]) -> TopHits:
+    """In-memory BM25 index (tantivy) over title, lead and infobox values of every article."""
+    import tantivy
+
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("title", stored=True)
+    sb.add_text_field("body", stored=False)
+    index = tantivy.Index(sb.build())
+    writer = index.writer(50_000_000, 1)
+    for title, lead, box in docs:
+        writer.add_document(tantivy.Document(title=title, body=f"{title}\n{lead}\n{box}"))
+    writer.commit()
+    index.reload()
+    searcher = index.searcher()
+
+    def top_hits(query: str, k: int) -> list[tuple[str, float]]:
+        words = query.split()
+        if not words:
+            return []
+        q = index.parse_query(" ".join(words), ["body"])
+        return [(str(searcher.doc(addr)["title"][0]), float(score)) for score, addr in searcher.search(q, k).hits]
+
+    return top_hits
+
+
+def questions_hash(cfg: QuestionsConfig) -> str:
+    """Identity of a question config: everything that changes an item (not the preview cap)."""
+    blob = cfg.model_dump_json(exclude={"max_items"})
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def item_id(path_id: str, qhash: str) -> str:
+    return hashlib.sha256(f"{path_id}|{qhash}".encode()).hexdigest()[:20]
+
+
+def _settings(cfg: QuestionsConfig, data_dir: Path, scorer_name: str) -> QuestionSettings:
+    return QuestionSettings(cfg.n_candidates, cfg.obfuscation_p, cfg.image_candidates, cfg.relevance_threshold,
+                            cfg.answer_max_tokens, scorer_name, str(data_dir))
+
+
+def question_all(con: Connection, cfg: QuestionsConfig, run_id: str, data_dir: Path, settings: Settings,
+                 make_index: IndexFactory, scorer: ImageScorer | None = None,
+                 scorer_name: str = "heuristic") -> Counter[tuple[str, str]]:
+    """Write one item per pending path; returns counts by ``(outcome, reason)``."""
+    qhash = questions_hash(cfg)
+    s = _settings(cfg, data_dir, scorer_name)
+    client = None
+    if cfg.model != "rule-based":
+        if not settings.llm_base_url:
+            raise ConfigError(f"questions.model is {cfg.model!r} but SEARCHVL_LLM_BASE_URL is not set")
+        client = ChatClient(settings.llm_base_url, cfg.model, settings.llm_api_key, timeout_s=settings.llm_timeout_s,
+                            seed=cfg.seed, memo=WarehouseMemo(con))
+    indexes: dict[str, TopHits] = {}
+    counts: Counter[tuple[str, str]] = Counter()
+    for path in repo.pending_paths(con, qhash, cfg.max_items):
+        nodes = repo.node_contexts(con, path.wiki, path.nodes)
+        cands = [ImageCandidate(**c) for c in repo.image_candidates(con, path.wiki, path.seed_title)]
+        facts = ChainFacts(repo.relation_fanout(con, path.wiki, path.edges),
+                           repo.image_page_counts(con, path.wiki, [c.sha256 for c in cands]))
+        leaks = LeakChecker({n.title: n.aliases for n in nodes}, cfg.fuzzy_leak_threshold)
+        model: QuestionModel
+        if client is None:
+            if path.wiki not in indexes:
+                indexes[path.wiki] = make_index(repo.all_titles_and_text(con, path.wiki))
+            model = RuleBasedModel(indexes[path.wiki], nodes[-1].infobox, path.answer_attribute,
+                                   margin=cfg.uniqueness_margin)
+        else:
+            model = LLMQuestionModel(client, [a for n in nodes for a in n.aliases])
+        rng = random.Random(f"{cfg.seed}|{path.path_id}")
+        outcome: QuestionOutcome = make_question(path, nodes, facts, cands, model, leaks, s, scorer, rng)
+        if isinstance(model, LLMQuestionModel):
+            outcome.prompts.update(model.used)
+        repo.write_outcome(con, run_id, qhash, item_id(path.path_id, qhash), path.answer, outcome)
+        if outcome.reject:
+            counts[("dropped", f"{outcome.reject[0]}:{outcome.reject[1]}")] += 1
+        else:
+            counts[("kept", "accepted")] += 1
+    log.info("questions: %s", dict(counts))
+    return counts
