@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import logging
 import sys
 from collections.abc import Callable
@@ -55,6 +56,13 @@ def _guard(fn: Callable[[], T]) -> T:
     except PipelineError as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
         raise typer.Exit(1) from None
+    except Exception as e:
+        if os.environ.get("SEARCHVL_DEBUG"):
+            raise
+        logging.getLogger("searchvl").debug("unexpected error", exc_info=True)
+        err.print(f"[bold red]internal error:[/] {type(e).__name__}: {e} (set SEARCHVL_DEBUG=1 for the traceback)",
+                  highlight=False, markup=True)
+        raise typer.Exit(2) from None
 
 
 def _workers(settings: Settings, config: RunConfig, workers: int | None) -> int:

@@ -64,6 +64,7 @@ class SamplingConfig(_Strict):
     seed_min_image_side: int = Field(default=512, ge=1)
     hop_probs: dict[int, float] = Field(default_factory=lambda: {2: 0.4, 3: 0.4, 4: 0.2})
     max_retries: int = Field(default=10, ge=1)
+    paths_per_seed: int = Field(default=1, ge=1, description="distinct paths kept per seed (paper: 1)")
     answer_max_tokens: int = Field(default=6, ge=1)
     excluded_title_prefixes: list[str] = Field(
         default_factory=lambda: ["List of", "Outline of", "Index of", "Timeline of"]

@@ -71,15 +71,19 @@ def image_candidates(con: Connection, wiki: str, title: str) -> list[dict[str, A
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
-def image_page_counts(con: Connection, wiki: str, sha256s: Sequence[str]) -> dict[str, int]:
-    """How many distinct article pages show each image (an image on two pages cannot name one entity)."""
+def image_subjects(con: Connection, wiki: str, sha256s: Sequence[str]) -> dict[str, list[tuple[str, str | None]]]:
+    """Per image, the articles that show it as their infobox image, with their infobox types."""
     if not sha256s:
         return {}
     rows = con.execute(
-        "SELECT f.sha256, count(DISTINCT r.title) FROM image_files f"
-        " JOIN image_refs r ON r.wiki = f.wiki AND r.file_name = f.file_name"
-        " WHERE f.wiki = ? AND list_contains(?, f.sha256) GROUP BY 1", [wiki, list(sha256s)]).fetchall()
-    return {str(s): int(n) for s, n in rows}
+        "SELECT DISTINCT f.sha256, r.title, p.infobox_type FROM image_files f"
+        " JOIN image_refs r ON r.wiki = f.wiki AND r.file_name = f.file_name AND r.role = 'infobox'"
+        " LEFT JOIN pages p ON p.wiki = r.wiki AND p.title = r.title"
+        " WHERE f.wiki = ? AND list_contains(?, f.sha256) ORDER BY 1, 2", [wiki, list(sha256s)]).fetchall()
+    out: dict[str, list[tuple[str, str | None]]] = {}
+    for sha, title, kind in rows:
+        out.setdefault(str(sha), []).append((str(title), kind))
+    return out
 
 
 def relation_fanout(con: Connection, wiki: str, edges: Sequence[PathEdge]) -> tuple[int, ...]:
@@ -116,8 +120,7 @@ def write_outcome(con: Connection, run_id: str, questions_hash: str, item_id: st
         con.execute("DELETE FROM gate_verdicts WHERE item_id = ?", [item_id])
         con.execute("DELETE FROM rejects WHERE stage = ? AND unit_id = ?", [STAGE, item_id])
         con.execute(
-            "INSERT INTO question_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-            " ?, ?, ?, ?, ?)",
+            f"INSERT INTO question_items VALUES ({', '.join('?' * 27)})",
             [item_id, o.path_id, run_id, questions_hash, o.method, "rejected" if o.reject else "accepted",
              stage, reason, o.detail or None, o.canonical, o.rewritten, o.final, answer, obfuscated,
              g and g.sha256, g and g.file_name, g and g.width, g and g.height, g and g.source_url,

@@ -104,6 +104,8 @@ _LIST_TEMPLATES = {"plainlist", "plain list", "ubl", "unbulleted list", "hlist",
 _WRAP_TEMPLATES = {"nowrap", "nobr", "small", "big", "lang", "nowrap begin", "avoid wrap", "abbr",
                    "native name", "transl", "okina"}
 
+_DASH_TEMPLATES = {"ndash": "–", "mdash": "—", "snd": " – ", "spaced ndash": " – ", "spnd": " – ", "sndash": " – ",
+                   "spaced en dash": " – ", "en dash": "–", "em dash": "—", "nbsp": " ", "-": "–"}
 
 _PIPE_OUTSIDE_LINKS = re.compile(r"\|(?![^\[]*\]\])")
 
@@ -128,7 +130,7 @@ def _render_template(body: str) -> str:
         return ", ".join(i for i in items if i)
     if name in _WRAP_TEMPLATES:
         return args[-1] if args else ""
-    return ""
+    return _DASH_TEMPLATES.get(name, "")
 
 
 def render_templates(fragment: str) -> str:
@@ -204,8 +206,11 @@ def _parse_infobox(block: str, ns: Namespaces) -> tuple[str, dict[str, str], lis
     return kind, fields, links, images
 
 
-def _lead_text(lead_raw: str) -> str:
+def _lead_text(lead_raw: str, ns: Namespaces) -> str:
     code = mwparserfromhell.parse(render_templates(_REF.sub("", _TABLE.sub("", lead_raw))))
+    for link in code.filter_wikilinks(recursive=False):   # images and categories are not lead text
+        if ns.split(str(link.title).strip().lstrip(":"))[0] in (6, 14):
+            code.remove(link)
     text = html.unescape(code.strip_code(normalize=True, collapse=True, keep_template_params=False))
     paras = [_WS.sub(" ", p).strip() for p in text.split("\n")]
     return "\n".join(p for p in paras if len(p) > 1)[:4000]
@@ -280,7 +285,7 @@ def _parse(wiki: str, title: str, namespace: int, text: str, ns: Namespaces, pag
     lead_raw = text[: heading.start() if heading else len(text)]
     if span and span[0] < len(lead_raw):
         lead_raw = lead_raw[: span[0]] + lead_raw[span[1]:]
-    lead = _lead_text(lead_raw)
+    lead = _lead_text(lead_raw, ns)
     aliases: list[tuple[str, AliasKind]] = []
     for b in _BOLD.findall(lead_raw[:3000])[:6]:
         alias = quick_clean(b)

@@ -28,6 +28,7 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 
 LeakKind = Literal["exact", "partial", "fuzzy"]
+_ELISION = re.compile(r"\b(\w{1,2}['’])(?=\w{3})")      # l'Algérie, d'Alger → separate tokens
 _PAREN = re.compile(r"\s*\([^)]*\)\s*$")
 GENERIC = frozenset("""the and for with from republic kingdom united states state people democratic federal
 national university college city county river lake mount mountain island islands saint north south east west
@@ -99,7 +100,7 @@ class LeakChecker:
 
     def find(self, text: str) -> list[Leak]:
         """Every leak in ``text`` (empty list = clean)."""
-        folded = fold(text)
+        folded = _ELISION.sub(r"\1 ", fold(text))
         doc = _nlp().make_doc(folded)
         leaks: dict[tuple[str, str, LeakKind], Leak] = {}
         for match_id, start, end in self._matcher(doc):

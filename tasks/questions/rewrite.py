@@ -25,6 +25,9 @@ from tasks.questions.leakage import LeakChecker
 from tasks.questions.spec import attribute_phrase, can_obfuscate, render, type_noun
 
 _DEFINITION = re.compile(r"\b(?:is|was|are|were)\s+(?:a|an|the|one of the)\s+([^.;:()]+)", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9)])\.\s+(?=[A-Z])")
+_SKIP_KEYS = re.compile(r"image|caption|alt|map|logo|flag|coat|seal|signature|name|title|website|url|footnote|"
+                        r"label|pushpin|coordinates|^coor|relief|width|size|_ref|note", re.IGNORECASE)
 _CUT = re.compile(r",|\bwhich\b|\bwho\b|\bthat\b| and (?:is|was)\b", re.IGNORECASE)
 _PREFERRED_KEYS = ("founded", "established", "birth_date", "born", "formation", "opened", "released",
                    "occupation", "genre", "country", "location", "type", "nationality", "party",
@@ -65,8 +68,9 @@ ModelOutputError = BadModelOutput     # a model answer that cannot be used; ``ra
 
 
 def definitional_phrase(lead: str, max_words: int = 12) -> str | None:
-    """"X is a French-Algerian city in …" → "French-Algerian city in …" (first clause, capped)."""
-    first = lead.split("\n", 1)[0]
+    """"X is a French-Algerian city in …" → "French-Algerian city in …" (first clause of the first
+    sentence, capped): a definition later in the lead usually defines something else."""
+    first = _SENTENCE_END.split(lead.strip().split("\n", 1)[0], maxsplit=1)[0]
     m = _DEFINITION.search(first[:600])
     if not m:
         return None
@@ -78,9 +82,11 @@ def definitional_phrase(lead: str, max_words: int = 12) -> str | None:
 def offline_candidates(node: NodeContext, n: int, max_value_tokens: int = 6) -> list[str]:
     """Rule-based descriptors: the lead's definitional phrase, then infobox facts, then both."""
     noun = type_noun(node)
+    keys = [k for k in _PREFERRED_KEYS if k in node.infobox]
+    keys += [k for k in node.infobox if k not in keys and not _SKIP_KEYS.search(k)]
     facts = []
-    for key in _PREFERRED_KEYS:
-        value = node.infobox.get(key, "").strip()
+    for key in keys:
+        value = node.infobox[key].strip()
         if value and len(value.split()) <= max_value_tokens:
             facts.append(f"whose {attribute_phrase(key)} is {value}")
     definition = definitional_phrase(node.lead)

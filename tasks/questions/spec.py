@@ -51,7 +51,11 @@ _PERSON_TYPES = ("person", "officeholder", "philosopher", "writer", "scientist",
 
 def type_noun(node: NodeContext) -> str:
     """A short common noun for a node ("country", "person", "settlement"), from its infobox type."""
-    kind = _TYPE_NOISE.sub("", (node.infobox_type or "").strip().lower()).strip()
+    return noun_of(node.infobox_type)
+
+
+def noun_of(infobox_type: str | None) -> str:
+    kind = _TYPE_NOISE.sub("", (infobox_type or "").strip().lower()).strip()
     if not kind:
         return "subject"
     if any(p in kind for p in _PERSON_TYPES):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -26,6 +27,7 @@ from tasks.questions.llm import LLMQuestionModel
 from tasks.questions.offline import RuleBasedModel, TopHits
 from tasks.questions.pipeline import ChainFacts, QuestionSettings, make_question
 from tasks.questions.rewrite import QuestionModel
+from tasks.questions.spec import noun_of
 from warehouse import questions as repo
 from warehouse.db import Connection
 from warehouse.llm_calls import WarehouseMemo
@@ -52,13 +54,21 @@ def text_index(docs: Iterable[tuple[str, str, str]]) -> TopHits:
     searcher = index.searcher()
 
     def top_hits(query: str, k: int) -> list[tuple[str, float]]:
-        words = query.split()
+        words = re.findall(r"\w+", query.lower())
         if not words:
             return []
         q = index.parse_query(" ".join(words), ["body"])
         return [(str(searcher.doc(addr)["title"][0]), float(score)) for score, addr in searcher.search(q, k).hits]
 
     return top_hits
+
+
+def image_page_counts(subjects: dict[str, list[tuple[str, str | None]]], anchor_type: str | None) -> dict[str, int]:
+    """How many entities "the <noun> in the image" could mean: pages showing the image as their infobox
+    image whose type noun is the anchor's (Angola's flag also heads "Angolan Armed Forces", but that is
+    not a country)."""
+    noun = noun_of(anchor_type)
+    return {sha: max(1, sum(noun_of(kind) == noun for _, kind in pages)) for sha, pages in subjects.items()}
 
 
 def questions_hash(cfg: QuestionsConfig) -> str:
@@ -94,7 +104,8 @@ def question_all(con: Connection, cfg: QuestionsConfig, run_id: str, data_dir: P
         nodes = repo.node_contexts(con, path.wiki, path.nodes)
         cands = [ImageCandidate(**c) for c in repo.image_candidates(con, path.wiki, path.seed_title)]
         facts = ChainFacts(repo.relation_fanout(con, path.wiki, path.edges),
-                           repo.image_page_counts(con, path.wiki, [c.sha256 for c in cands]))
+                           image_page_counts(repo.image_subjects(con, path.wiki, [c.sha256 for c in cands]),
+                                             nodes[0].infobox_type))
         leaks = LeakChecker({n.title: n.aliases for n in nodes}, cfg.fuzzy_leak_threshold)
         model: QuestionModel
         if client is None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import prompts
 from schemas.run_config import RunConfig
 from warehouse import runs as run_repo
 from warehouse.db import connect
@@ -35,7 +37,7 @@ def new_run_id(flow: str) -> str:
 def start(data_dir: Path, run_id: str, flow: str, config: RunConfig) -> None:
     with connect(data_dir / "warehouse.duckdb") as con:
         run_repo.start_run(con, run_id, flow, config.name, config.config_hash(), config.as_json(),
-                           code_version())
+                           code_version(), json.dumps(prompts.all_hashes(), sort_keys=True))
 
 
 def finish(data_dir: Path, run_id: str, status: str, error: str | None = None) -> None:

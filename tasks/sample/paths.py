@@ -186,13 +186,15 @@ def _build_path(graph: LinkGraph, wiki: str, seed: Seed, walk: IntArray, answer:
 
 def sample_paths(graph: LinkGraph, wiki: str, seeds: Sequence[Seed], cfg: SamplingConfig,
                  infoboxes: InfoboxLookup) -> tuple[list[SampledPath], list[SeedReject]]:
-    """One path per seed when any of its ``max_retries`` attempts succeeds, else one reject."""
+    """Up to ``paths_per_seed`` distinct paths per seed (the paper: one) within
+    ``max_retries × paths_per_seed`` attempts; a seed with none is one reject with its failure counts."""
     s_hash = sampling_hash(cfg)
     keys = np.array([title_key(graph.nodes.titles[s.node], cfg.seed) for s in seeds], dtype=np.uint64)
     failures: list[Counter[str]] = [Counter() for _ in seeds]
+    found: list[set[tuple[str, ...]]] = [set() for _ in seeds]
     pending = np.arange(len(seeds))
     paths: list[SampledPath] = []
-    for attempt in range(cfg.max_retries):
+    for attempt in range(cfg.max_retries * cfg.paths_per_seed):
         if not len(pending):
             break
         k = keys[pending]
@@ -215,15 +217,22 @@ def sample_paths(graph: LinkGraph, wiki: str, seeds: Sequence[Seed], cfg: Sampli
                 failures[i]["no_short_attribute"] += 1
                 still.append(int(i))
                 continue
-            paths.append(_build_path(graph, wiki, seeds[int(i)], walk, answer, attempt, cfg, s_hash))
+            if tuple(titles) in found[i]:
+                failures[i]["duplicate_walk"] += 1
+            else:
+                found[i].add(tuple(titles))
+                paths.append(_build_path(graph, wiki, seeds[int(i)], walk, answer, attempt, cfg, s_hash))
+            if len(found[i]) < cfg.paths_per_seed:
+                still.append(int(i))
         pending = np.array(still, dtype=np.int64)
     rejects = [
         SeedReject(wiki, graph.nodes.titles[seeds[int(i)].node],
                    f"exhausted_{failures[i].most_common(1)[0][0]}",
-                   json.dumps({"attempts": cfg.max_retries, "failures": dict(failures[i])}, sort_keys=True))
-        for i in pending
+                   json.dumps({"attempts": cfg.max_retries * cfg.paths_per_seed, "failures": dict(failures[i])},
+                              sort_keys=True))
+        for i in pending if not found[i]
     ]
-    paths.sort(key=lambda p: p.seed_title)
+    paths.sort(key=lambda p: (p.seed_title, p.path_id))
     return paths, rejects
 
 
