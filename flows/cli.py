@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import logging
 import sys
 from collections.abc import Callable
@@ -57,7 +56,7 @@ def _guard(fn: Callable[[], T]) -> T:
         err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
         raise typer.Exit(1) from None
     except Exception as e:
-        if os.environ.get("SEARCHVL_DEBUG"):
+        if Settings().debug:
             raise
         logging.getLogger("searchvl").debug("unexpected error", exc_info=True)
         err.print(f"[bold red]internal error:[/] {type(e).__name__}: {e} (set SEARCHVL_DEBUG=1 for the traceback)",

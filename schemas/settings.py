@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("var"), description="root for the warehouse, images and exports")
     workers: int = Field(default=0, ge=0, description="ingest process-pool size; 0 = number of CPUs")
     offline: bool = True
+    debug: bool = Field(default=False, description="show tracebacks of unexpected errors")
     teacher_base_url: str | None = None
     teacher_api_key: SecretStr | None = None
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for data-construction")

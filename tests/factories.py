@@ -1,16 +1,21 @@
-"""Builders for test inputs: MediaWiki XML dumps, media folders, images, configs."""
+"""Builders for test inputs (MediaWiki XML dumps, media folders, images, configs) and shared checks."""
 
 from __future__ import annotations
 
 import bz2
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 from PIL import Image
 
 from schemas.run_config import IngestConfig, SamplingConfig, SourceConfig
+from tasks.sample.link_graph import LinkGraph
+from tasks.sample.paths import Seed, sample_paths
+from warehouse import graph as graph_repo
+from warehouse.db import Connection
 
 SITEINFO = """  <siteinfo>
     <sitename>Wikipedia</sitename>
@@ -94,3 +99,39 @@ def small_sampling(**over: object) -> SamplingConfig:
     base: dict[str, object] = {"seed_min_in_degree": 0, "seed_min_image_side": 512}
     base.update(over)
     return SamplingConfig.model_validate(base)
+
+
+def check_paths(graph: LinkGraph, cfg: SamplingConfig, con: Connection, wiki: str,
+                seeds: Sequence[Seed] | None = None) -> int:
+    """Sample from ``seeds`` (default: every walkable node) and assert the paper's path rules on every
+    path: simple, 2–4 hops over real edges, no excluded node or title, short answer, deterministic.
+    Returns the number of paths."""
+    if seeds is None:
+        seeds = [Seed(v, "location") for v in range(graph.n_nodes) if not graph.excluded[v]]
+    paths, rejects = sample_paths(graph, wiki, seeds, cfg, lambda t: graph_repo.load_infoboxes(con, wiki, t))
+    index = {t: i for i, t in enumerate(graph.nodes.titles)}
+    assert len(paths) + len(rejects) == len(seeds)
+    for p in paths:
+        ids = [index[n.title] for n in p.nodes]
+        assert len(set(ids)) == len(ids) == p.hops + 1 and p.hops in (2, 3, 4)
+        assert all(b in graph.neighbours(a) and not graph.excluded[b] for a, b in zip(ids, ids[1:], strict=False))
+        assert all(not n.title.startswith(tuple(cfg.excluded_title_prefixes)) for n in p.nodes)
+        assert all(s not in n.title for n in p.nodes for s in cfg.excluded_title_substrings)
+        assert len(p.answer.split()) <= cfg.answer_max_tokens
+        assert [e.src for e in p.edges] == [n.title for n in p.nodes[:-1]]
+    again, _ = sample_paths(graph, wiki, seeds, cfg, lambda t: graph_repo.load_infoboxes(con, wiki, t))
+    assert again == paths, "seeded sampling is deterministic"
+    return len(paths)
+
+
+def ingest_and_sample(con: Connection, data_dir: Path, src: SourceConfig, sampling: SamplingConfig,
+                      ingest_cfg: IngestConfig | None = None) -> None:
+    """Ingest one source into ``con`` and sample its paths (the stages before questions), no Prefect."""
+    from tasks.ingest.ingest import ingest_source
+    from tasks.sample.stage import sample_all
+    from warehouse.pages import refresh_degrees
+
+    ingest_source(con, data_dir, src, ingest_cfg or IngestConfig(sources=[src], batch_pages=50), "run-test",
+                  workers=1)
+    refresh_degrees(con)
+    sample_all(con, sampling, "run-test")

@@ -28,6 +28,8 @@ def record_stats(con: Connection, run_id: str, stage: str,
                  counts: Mapping[tuple[str, str], int]) -> None:
     """Replace the ``(outcome, reason) -> n`` counts of one stage in one run."""
     con.execute("DELETE FROM stage_stats WHERE run_id = ? AND stage = ?", [run_id, stage])
+    if not counts:
+        return
     con.executemany(
         "INSERT INTO stage_stats VALUES (?, ?, ?, ?, ?)",
         [[run_id, stage, outcome, reason, n] for (outcome, reason), n in sorted(counts.items())],

@@ -8,10 +8,8 @@ import pytest
 
 from schemas.run_config import IngestConfig, SamplingConfig, SourceConfig
 from tasks.ingest.ingest import ingest_source
-from tasks.sample.link_graph import LinkGraph
-from tasks.sample.paths import Seed, sample_paths
 from tasks.sample.stage import load_graph
-from warehouse import graph as graph_repo
+from tests.factories import check_paths
 from warehouse.db import Connection, connect, load_query
 from warehouse.pages import refresh_degrees
 
@@ -59,23 +57,6 @@ def test_gensim_sample_counts(shared_data: Path, tmp_path: Path) -> None:
         aliases = {a for (a,) in con.execute("SELECT alias FROM all_aliases WHERE title = 'Computer accessibility'")
                    .fetchall()}
         assert "AccessibleComputing" in aliases
-
-
-def check_paths(graph: LinkGraph, cfg: SamplingConfig, con: Connection, wiki: str) -> int:
-    seeds = [Seed(v, "location") for v in range(graph.n_nodes) if not graph.excluded[v]]
-    paths, rejects = sample_paths(graph, wiki, seeds, cfg, lambda t: graph_repo.load_infoboxes(con, wiki, t))
-    index = {t: i for i, t in enumerate(graph.nodes.titles)}
-    assert len(paths) + len(rejects) == len(seeds)
-    for p in paths:
-        ids = [index[n.title] for n in p.nodes]
-        assert len(set(ids)) == len(ids) == p.hops + 1 and p.hops in (2, 3, 4)
-        assert all(b in graph.neighbours(a) and not graph.excluded[b] for a, b in zip(ids, ids[1:], strict=False))
-        assert all(not n.title.startswith(tuple(cfg.excluded_title_prefixes)) for n in p.nodes)
-        assert len(p.answer.split()) <= cfg.answer_max_tokens
-        assert [e.src for e in p.edges] == [n.title for n in p.nodes[:-1]]
-    again, _ = sample_paths(graph, wiki, seeds, cfg, lambda t: graph_repo.load_infoboxes(con, wiki, t))
-    assert again == paths, "seeded sampling is deterministic"
-    return len(paths)
 
 
 def test_latgalian_graph_density_and_path_rules(shared_data: Path, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from schemas.paths import PathEdge, PathNode, SampledPath
-from schemas.questions import NodeContext, QuestionSpec, Verdict
+from schemas.questions import NodeContext, Verdict
 from tasks.questions.ground import ImageCandidate, choose_image, heuristic_score
 from tasks.questions.leakage import LeakChecker
 from tasks.questions.offline import RuleBasedModel, descriptor_query
@@ -68,7 +68,7 @@ EDGES = [
 ]
 
 
-def hits_for(table: dict[str, list[tuple[str, float]]]):  # noqa: ANN201 - a TopHits callable
+def hits_for(table: dict[str, list[tuple[str, float]]]):
     return lambda query, k: table.get(query, [])[:k]
 
 
