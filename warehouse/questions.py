@@ -120,7 +120,7 @@ def write_outcome(con: Connection, run_id: str, questions_hash: str, item_id: st
         con.execute("DELETE FROM gate_verdicts WHERE item_id = ?", [item_id])
         con.execute("DELETE FROM rejects WHERE stage = ? AND unit_id = ?", [STAGE, item_id])
         con.execute(
-            f"INSERT INTO question_items VALUES ({', '.join('?' * 27)})",
+            f"INSERT INTO question_items VALUES ({', '.join('?' * 27)})",  # noqa: S608 - placeholders only
             [item_id, o.path_id, run_id, questions_hash, o.method, "rejected" if o.reject else "accepted",
              stage, reason, o.detail or None, o.canonical, o.rewritten, o.final, answer, obfuscated,
              g and g.sha256, g and g.file_name, g and g.width, g and g.height, g and g.source_url,

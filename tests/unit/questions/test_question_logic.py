@@ -192,7 +192,8 @@ def test_ambiguous_relation_fails_the_uniqueness_gate() -> None:
 
 
 @pytest.mark.parametrize(("lead", "phrase"), [
-    ("The Atlantic Ocean is the second-largest of the world's five oceans, with an area of", "second-largest of the world's five oceans"),
+    ("The Atlantic Ocean is the second-largest of the world's five oceans, with an area of",
+     "second-largest of the world's five oceans"),
     ("ASCII, abbreviated from X, is a character-encoding scheme (the IANA prefers it). ASCII is the least bit",
      "character-encoding scheme"),
     ("Nothing defines it here.", None),
