@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export PREFECT_LOGGING_EXTRA_LOGGERS := tasks,warehouse,toolenv
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test test-fast test-slow test-gpu quality lock clean
+.PHONY: install demo test test-fast test-slow test-gpu quality bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ test-slow: install
 
 test-gpu: install
 	$(PY) -m pytest -q -m gpu -p no:cacheprovider
+
+# Speed against named baselines (results in BENCHMARKS.md); each prints one JSON line last.
+bench: install
+	$(PY) -m benchmarks.ingest
+	$(PY) -m benchmarks.paths
 
 # Re-pin every transitive dependency from the current environment.
 lock: install

@@ -5,7 +5,7 @@ Ours: ``tasks.ingest.ingest.ingest_source`` — streaming reader, partial mwpars
 Baseline (named in the issue): one process, full ``mwparserfromhell.parse`` of every page (links,
 templates and plain text from the full tree), row-by-row ``INSERT`` of pages and links.
 
-Usage: python benchmarks/ingest.py [DUMP] [--workers N]
+Usage: python -m benchmarks.ingest [DUMP] [--workers N]   (from the repo root)
 Default DUMP: the gensim enwiki sample in ../shared/data (106 long articles, 99 redirects).
 Prints throughput in pages/s and a projection for full English Wikipedia; last line is JSON.
 """

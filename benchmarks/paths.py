@@ -5,7 +5,7 @@ random out-neighbour h times, and fail on a dead end or a revisited node. Ours a
 an attempt at once over CSR arrays with counter-based randomness (``tasks.sample.paths.walk_batch``);
 the baseline walks one at a time over a ``networkx.DiGraph`` with ``random.choice``.
 
-Usage: python benchmarks/paths.py [--walks N]; last stdout line is JSON.
+Usage: python -m benchmarks.paths [--walks N]   (from the repo root); last stdout line is JSON.
 """
 
 from __future__ import annotations
