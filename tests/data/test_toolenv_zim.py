@@ -91,7 +91,7 @@ def test_superres_fallback_beats_bicubic_psnr(corpus: ZimCorpus) -> None:
         bicubic.append(psnr(truth, cv2.resize(np.asarray(low), (w, h), interpolation=cv2.INTER_CUBIC)))
     wins = np.mean(np.array(ours) > np.array(bicubic))
     assert len(ours) >= 90
-    assert np.mean(ours) > np.mean(bicubic) + 0.1    # measured: 20.46 vs 20.30 dB over 98 images
+    assert np.mean(ours) > np.mean(bicubic) + 0.1    # measured: 20.50 vs 20.34 dB over 98 images
     assert wins >= 0.9                                # measured: 98 / 98
 
 
@@ -121,15 +121,18 @@ def test_every_tool_on_real_images(corpus: ZimCorpus, env: ToolEnv) -> None:
     assert env.state.consecutive_errors == 0
 
 
-@pytest.mark.parametrize("name", ["Ray_Charles_(cropped).jpg", "RayCharlesGreatestHits_1962ABC.jpg",
-                                  "Genius_loves_company.jpg"])
-def test_perspective_recovers_a_real_image_warped_onto_a_background(corpus: ZimCorpus, name: str) -> None:
-    src = np.asarray(image(corpus, name).image.resize((300, 300)))
+def test_perspective_recovers_real_images_warped_onto_a_background(corpus: ZimCorpus) -> None:
+    """Each content image, resized to 300×300, warped onto a mid-grey noisy surface: corners within 4 px for
+    ≥ 85 % of them (measured 93 / 100; the released pipeline alone: 34 / 100)."""
     corners = np.array([[90, 50], [500, 110], [540, 470], [60, 420]], dtype=np.float32)
     matrix = cv2.getPerspectiveTransform(np.array([[0, 0], [299, 0], [299, 299], [0, 299]], np.float32), corners)
-    scene = np.full((540, 620, 3), 35, np.uint8)
     mask = cv2.warpPerspective(np.full((300, 300), 255, np.uint8), matrix, (620, 540)) > 0
-    scene[mask] = cv2.warpPerspective(src, matrix, (620, 540))[mask]
-    quad = find_quad(scene)
-    assert quad is not None
-    assert np.abs(quad - corners).max() <= 4.0
+    surface = np.random.default_rng(0).normal(120, 5, (540, 620, 3)).clip(0, 255).astype(np.uint8)
+    recovered = 0
+    content = corpus.content_images()
+    for im in content:
+        scene = surface.copy()
+        scene[mask] = cv2.warpPerspective(np.asarray(im.image.resize((300, 300))), matrix, (620, 540))[mask]
+        quad = find_quad(scene)
+        recovered += quad is not None and float(np.abs(quad - corners).max()) <= 4.0
+    assert recovered / len(content) >= 0.85

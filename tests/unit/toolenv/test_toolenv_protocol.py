@@ -15,7 +15,8 @@ from toolenv.errors import (
 )
 from toolenv.protocol import FinalAnswer, ProtocolError, ToolCall, approx_token_count, format_tool_response, parse_turn
 
-CALL = '<tool_call>{"name": "crop", "arguments": {"image": "img_1", "x": 0, "y": 0, "width": 5, "height": 5}}</tool_call>'
+CALL = ('<tool_call>{"name": "crop", "arguments": {"image": "img_1", "x": 0, "y": 0, "width": 5, "height": 5}}'
+        "</tool_call>")
 
 
 @pytest.mark.parametrize(
@@ -31,8 +32,11 @@ CALL = '<tool_call>{"name": "crop", "arguments": {"image": "img_1", "x": 0, "y":
          ToolCall("perspective_correct", {}, "a")),
         ("<think>done</think> <response>\\boxed{1959}</response>", FinalAnswer("\\boxed{1959}", "done")),
         ("<think>done</think><answer>Georgia</answer>", FinalAnswer("Georgia", "done")),
+        ("<think>no <tool_call> yet, so <response></think><response>x</response>", FinalAnswer("x", "no <tool_call> "
+                                                                                                 "yet, so <response>")),
     ],
-    ids=["well-formed", "fenced-json", "arguments-as-string", "no-arguments", "response", "legacy-answer"],
+    ids=["well-formed", "fenced-json", "arguments-as-string", "no-arguments", "response", "legacy-answer",
+         "tags-quoted-in-think"],
 )
 def test_well_formed_turns(text: str, expected: ToolCall | FinalAnswer) -> None:
     assert parse_turn(text) == expected

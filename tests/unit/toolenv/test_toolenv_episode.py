@@ -18,6 +18,7 @@ from toolenv import (
     EpisodeItem,
     EpisodeOverError,
     ErrorKind,
+    ImageLimits,
     MemoryToolCache,
     SearchHit,
     TextIndex,
@@ -263,6 +264,10 @@ def test_invalid_item_and_misuse() -> None:
     obs = env.reset(EpisodeItem(QUESTION, (b"GIF89a-but-not-really",)))
     assert (obs.done, obs.terminal_reason, obs.error) == (True, "invalid_item", ErrorKind.BAD_IMAGE)
     assert obs.content.startswith("[ERROR:bad_image] Error executing tool: invalid image: img_1:")
+    small = ToolEnv.build(EnvConfig(image_limits=ImageLimits(max_pixels=1000)))
+    too_big = small.reset(EpisodeItem(QUESTION, (png(),)))
+    assert too_big.terminal_reason == "invalid_item"
+    assert "64×48 exceeds the limit of 1000 pixels" in too_big.content
     with pytest.raises(EpisodeOverError):
         env.step("<think>x</think><response>y</response>")
 

@@ -1,0 +1,1 @@
+"""Search backends: local indexes over ingested pages and images, and remote API adapters."""
