@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -28,6 +27,7 @@ from tasks.questions.offline import RuleBasedModel, TopHits
 from tasks.questions.pipeline import ChainFacts, QuestionSettings, make_question
 from tasks.questions.rewrite import QuestionModel
 from tasks.questions.spec import noun_of
+from toolenv import Document, TextIndex
 from warehouse import questions as repo
 from warehouse.db import Connection
 from warehouse.llm_calls import WarehouseMemo
@@ -39,26 +39,14 @@ IndexFactory = Callable[[Iterable[tuple[str, str, str]]], TopHits]
 
 
 def text_index(docs: Iterable[tuple[str, str, str]]) -> TopHits:
-    """In-memory BM25 index (tantivy) over title, lead and infobox values of every article."""
-    import tantivy
-
-    sb = tantivy.SchemaBuilder()
-    sb.add_text_field("title", stored=True)
-    sb.add_text_field("body", stored=False)
-    index = tantivy.Index(sb.build())
-    writer = index.writer(50_000_000, 1)
-    for title, lead, box in docs:
-        writer.add_document(tantivy.Document(title=title, body=f"{title}\n{lead}\n{box}"))
-    writer.commit()
-    index.reload()
-    searcher = index.searcher()
+    """The offline uniqueness index: the same BM25 index (``toolenv``'s tantivy ``TextIndex``) that the
+    ``text_search`` tool uses, over title, lead and infobox values of every article."""
+    index = TextIndex.from_documents(
+        Document(title, f"https://en.wikipedia.org/wiki/{title.replace(' ', '_')}", f"{lead}\n{box}")
+        for title, lead, box in docs)
 
     def top_hits(query: str, k: int) -> list[tuple[str, float]]:
-        words = re.findall(r"\w+", query.lower())
-        if not words:
-            return []
-        q = index.parse_query(" ".join(words), ["body"])
-        return [(str(searcher.doc(addr)["title"][0]), float(score)) for score, addr in searcher.search(q, k).hits]
+        return [(h.title, float(h.score or 0.0)) for h in index.search(query, k)]
 
     return top_hits
 
