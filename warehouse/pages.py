@@ -44,11 +44,12 @@ def _children(pages: Sequence[PageRecord]) -> tuple[pa.Table, pa.Table, pa.Table
                                     link.infobox_key), strict=True):
                 links[k].append(v)
         for alias, kind in dict.fromkeys(p.aliases):
-            for k, v in zip(aliases, (p.wiki, p.title, alias, kind), strict=True):
-                aliases[k].append(v)
+            for k, a in zip(aliases, (p.wiki, p.title, alias, kind), strict=True):
+                aliases[k].append(a)
         for i, img in enumerate(p.images):
-            for k, v in zip(images, (p.wiki, p.title, i, img.file_name, img.role, img.caption), strict=True):
-                images[k].append(v)
+            row: tuple[object, ...] = (p.wiki, p.title, i, img.file_name, img.role, img.caption)
+            for k, x in zip(images, row, strict=True):
+                images[k].append(x)
     return (
         pa.table({**links, "ordinal": pa.array(links["ordinal"], pa.int32())}),
         pa.table(aliases, schema=pa.schema([(k, pa.string()) for k in aliases])),
