@@ -45,6 +45,7 @@ test-gpu: install
 bench: install
 	$(PY) -m benchmarks.ingest
 	$(PY) -m benchmarks.paths
+	$(PY) -m benchmarks.tools
 
 # Re-pin every transitive dependency from the current environment.
 lock: install
