@@ -16,4 +16,4 @@ def questions(config: RunConfig, data_dir: Path = Path("var"), run_id: str | Non
               record_run: bool = True) -> dict[str, int]:
     """One item (accepted or rejected with its reason) per path not yet done for this question config."""
     return recorded("questions", config, data_dir, run_id, record_run,
-                    lambda rid: questions_step(data_dir, config.questions, rid))
+                    lambda rid: questions_step(data_dir, config.questions, rid, config.ingest))

@@ -134,6 +134,8 @@ class QuestionsConfig(_Strict):
     image_candidates: int = Field(default=8, ge=1, description="K candidate images of the anchor")
     relevance_threshold: float = Field(default=0.28, ge=-1.0, le=1.0, description="CLIP cosine (or heuristic)")
     clip_model_path: Path | None = Field(default=None, description="local CLIP directory; none = heuristic")
+    commons_api_url: str | None = Field(
+        default=None, description="online: also search Commons by the anchor's title for candidate images")
     answer_max_tokens: int = Field(default=6, ge=1)
     fuzzy_leak_threshold: float = Field(default=90.0, ge=50.0, le=100.0, description="rapidfuzz ratio")
     max_items: int | None = Field(default=None, ge=1, description="cap on paths handled per run (preview)")

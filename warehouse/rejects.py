@@ -24,3 +24,14 @@ def upsert_rejects(con: Connection, stage: str, run_id: str,
 def clear_rejects(con: Connection, stage: str, unit_prefix: str) -> None:
     """Forget a stage's earlier rejects for units starting with ``unit_prefix`` (before a redo)."""
     con.execute("DELETE FROM rejects WHERE stage = ? AND starts_with(unit_id, ?)", [stage, unit_prefix])
+
+
+def reject_reason(con: Connection, stage: str, unit_id: str) -> str | None:
+    """The recorded reason for one unit, if it was rejected."""
+    row = con.execute("SELECT reason FROM rejects WHERE stage = ? AND unit_id = ?", [stage, unit_id]).fetchone()
+    return str(row[0]) if row else None
+
+
+def delete_reject(con: Connection, stage: str, unit_id: str) -> None:
+    """Forget one unit's reject (it has since succeeded)."""
+    con.execute("DELETE FROM rejects WHERE stage = ? AND unit_id = ?", [stage, unit_id])

@@ -76,12 +76,13 @@ def open_source(cfg: SourceConfig, *, workers: int, batch_pages: int) -> Iterato
     return read_live(cfg, batch_pages=batch_pages)
 
 
-def _store_blob(con: Connection, data_dir: Path, blob: ImageBlob, cfg: IngestConfig, run_id: str) -> str | None:
-    """Check, store and register one image; returns a reject reason or None."""
+def store_blob(con: Connection, data_dir: Path, blob: ImageBlob, cfg: IngestConfig, run_id: str, *,
+               stage: str = STAGE) -> str | None:
+    """Check, store and register one image; returns a reject reason (recorded under ``stage``) or None."""
     checked = image_store.inspect_image(blob.data, max_bytes=cfg.max_image_bytes,
                                         max_pixels=cfg.max_image_pixels)
     if isinstance(checked, image_store.ImageProblem):
-        reject_repo.upsert_rejects(con, STAGE, run_id, [(f"{blob.wiki}:File:{blob.meta.file_name}",
+        reject_repo.upsert_rejects(con, stage, run_id, [(f"{blob.wiki}:File:{blob.meta.file_name}",
                                                      checked.reason, checked.detail)])
         return checked.reason
     image_store.store_image(data_dir, checked, blob.data)
@@ -116,7 +117,7 @@ def ingest_source(con: Connection, data_dir: Path, cfg: SourceConfig, ingest_cfg
                                        [(f"{r.wiki}:{r.title}", r.reason, r.detail) for r in bad])
             result.rejects.update(r.reason for r in bad)
             for blob in (r for r in batch if isinstance(r, ImageBlob)):
-                reason = _store_blob(con, data_dir, blob, ingest_cfg, run_id)
+                reason = store_blob(con, data_dir, blob, ingest_cfg, run_id)
                 if reason:
                     result.rejects[reason] += 1
                 else:

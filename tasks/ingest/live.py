@@ -433,3 +433,39 @@ def read_live(cfg: SourceConfig, *, batch_pages: int, policy: RetryPolicy | None
                      cfg.api_url)
             if batch:
                 yield batch
+
+
+_RASTER_MIME = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+
+def search_commons(cfg: SourceConfig, query: str, limit: int, *,
+                   policy: RetryPolicy | None = None) -> list[ImageBlob | PageReject]:
+    """Raster files on Commons whose page matches ``query`` (the File-namespace full-text search),
+    best match first, downloaded with their licence metadata; at most ``limit``.
+
+    One request: ``generator=search&gsrnamespace=6&gsrsearch=<query>&prop=imageinfo`` on
+    ``cfg.commons_api_url`` (no continuation: the first ``limit`` hits are the candidates), then a
+    streamed GET per file. Vector, PDF and video files are skipped (``unsupported_format``).
+
+    Raises:
+        SourceError: the search request itself failed after retries (the caller records it).
+    """
+    policy = policy or DEFAULT_POLICY
+    params = {**_IMAGEINFO, "generator": "search", "gsrsearch": query, "gsrnamespace": "6",
+              "gsrlimit": str(max(1, min(limit, MAX_TITLES)))}
+    with _clients(cfg, policy) as (client, wapi):
+        try:
+            body = _api_get(client, cfg.commons_api_url, params)
+        except _FetchFailed as err:
+            raise SourceError(f"Commons search for {query!r} failed: {err}") from err
+        ctx = _Ctx(cfg, client, wapi, Namespaces.english())
+        pages = sorted(body.get("query", {}).get("pages", []), key=lambda p: int(p.get("index", 0)))
+        out: list[ImageBlob | PageReject] = []
+        for page in pages[:limit]:
+            name = normalise_title(str(page.get("title", "")).split(":", 1)[-1])
+            info = (page.get("imageinfo") or [{}])[0]
+            if info.get("mime") not in _RASTER_MIME:
+                out.append(PageReject(ctx.wiki, f"File:{name}", "unsupported_format", f"mime {info.get('mime')}"))
+                continue
+            out.append(_image_blob(ctx, name, info))
+    return out

@@ -17,9 +17,11 @@ from pathlib import Path
 
 from schemas.errors import ConfigError
 from schemas.questions import QuestionOutcome
-from schemas.run_config import QuestionsConfig
+from schemas.run_config import IngestConfig, QuestionsConfig
 from schemas.settings import Settings
+from tasks.ingest.live import RetryPolicy
 from tasks.llm import ChatClient
+from tasks.questions.commons import add_commons_candidates
 from tasks.questions.ground import ImageCandidate, ImageScorer
 from tasks.questions.leakage import LeakChecker
 from tasks.questions.llm import LLMQuestionModel
@@ -76,8 +78,12 @@ def _settings(cfg: QuestionsConfig, data_dir: Path, scorer_name: str) -> Questio
 
 def question_all(con: Connection, cfg: QuestionsConfig, run_id: str, data_dir: Path, settings: Settings,
                  make_index: IndexFactory, scorer: ImageScorer | None = None,
-                 scorer_name: str = "heuristic") -> Counter[tuple[str, str]]:
-    """Write one item per pending path; returns counts by ``(outcome, reason)``."""
+                 scorer_name: str = "heuristic", *, ingest_cfg: IngestConfig | None = None,
+                 commons_policy: RetryPolicy | None = None) -> Counter[tuple[str, str]]:
+    """Write one item per pending path; returns counts by ``(outcome, reason)``.
+
+    With ``cfg.commons_api_url`` set, each anchor's title is first searched on Commons for extra
+    candidate images (``tasks/questions/commons.py``); ``ingest_cfg`` supplies the image limits."""
     qhash = questions_hash(cfg)
     s = _settings(cfg, data_dir, scorer_name)
     client = None
@@ -88,8 +94,17 @@ def question_all(con: Connection, cfg: QuestionsConfig, run_id: str, data_dir: P
                             seed=cfg.seed, memo=WarehouseMemo(con))
     indexes: dict[str, TopHits] = {}
     counts: Counter[tuple[str, str]] = Counter()
+    searched: set[tuple[str, str]] = set()
     for path in repo.pending_paths(con, qhash, cfg.max_items):
         nodes = repo.node_contexts(con, path.wiki, path.nodes)
+        if cfg.commons_api_url and (path.wiki, path.seed_title) not in searched:   # once per anchor and run
+            if ingest_cfg is None:
+                raise ConfigError("questions.commons_api_url needs the ingest config (image size limits)")
+            searched.add((path.wiki, path.seed_title))
+            outcome_c = add_commons_candidates(con, data_dir, cfg.commons_api_url, path.wiki, path.seed_title,
+                                               cfg.image_candidates, run_id, ingest_cfg=ingest_cfg,
+                                               policy=commons_policy)
+            counts[("commons_search", outcome_c)] += 1
         cands = [ImageCandidate(**c) for c in repo.image_candidates(con, path.wiki, path.seed_title)]
         facts = ChainFacts(repo.relation_fanout(con, path.wiki, path.edges),
                            image_page_counts(repo.image_subjects(con, path.wiki, [c.sha256 for c in cands]),

@@ -225,6 +225,9 @@ class FakeMediaWiki:
         titles = self._titles(api, params, query)
         props = params.get("prop", "").split("|")
         entries = [self._entry(api, t, props, v2) for t in titles]
+        if params.get("generator"):
+            for i, entry in enumerate(entries, 1):
+                entry["index"] = i
         body: dict[str, Any] = {"batchcomplete": True, "query": query}
         if "redirects" in props:
             body.update(self._redirect_lists(entries, params))
@@ -236,6 +239,8 @@ class FakeMediaWiki:
         return body
 
     def _titles(self, api: str, params: dict[str, str], query: dict[str, Any]) -> list[str]:
+        if params.get("generator") == "search":
+            return self._search_files(api, params)
         out = []
         for raw in params.get("titles", "").split("|"):
             title = norm(raw)
@@ -247,6 +252,16 @@ class FakeMediaWiki:
             if title not in out:
                 out.append(title)
         return out
+
+    def _search_files(self, api: str, params: dict[str, str]) -> list[str]:
+        """``generator=search`` in the File namespace: files whose name or description holds every
+        query word (case-insensitive), in name order, at most ``gsrlimit``."""
+        words = params.get("gsrsearch", "").lower().split()
+        limit = int(params.get("gsrlimit", "10"))
+        found = [f"File:{f.name}" for f in sorted(self.files.values(), key=lambda f: f.name)
+                 if (api != "commons" or f.on_commons)
+                 and all(w in f"{f.name} {f.description_html or ''}".lower() for w in words)]
+        return found[:limit]
 
     def _entry(self, api: str, title: str, props: list[str], v2: bool) -> dict[str, Any]:
         if title.startswith("File:"):

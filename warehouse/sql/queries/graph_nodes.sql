@@ -12,6 +12,7 @@ LEFT JOIN (
     FROM image_refs r
     JOIN image_files f ON f.wiki = r.wiki AND f.file_name = r.file_name
     JOIN image_blobs b ON b.sha256 = f.sha256
+    WHERE r.role <> 'commons'   -- a seed needs an image of its own page, not a Commons search hit
     GROUP BY ALL
 ) img ON img.wiki = p.wiki AND img.title = p.title
 WHERE p.wiki = $wiki AND p.namespace = 0 AND p.redirect_target IS NULL
