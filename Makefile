@@ -46,6 +46,8 @@ bench: install
 	$(PY) -m benchmarks.ingest
 	$(PY) -m benchmarks.paths
 	$(PY) -m benchmarks.tools
+	$(PY) -m benchmarks.text_search
+	$(PY) -m benchmarks.teacher_concurrency
 
 # Re-pin every transitive dependency from the current environment.
 lock: install

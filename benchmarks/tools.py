@@ -7,7 +7,8 @@ the image's pages in the top 5.
 Baseline for recall (the named alternative): a single whole-image 64-bit pHash, nearest by Hamming.
 The JSON line reports recall@5 (ours vs that baseline; target: ratio ≥ 1 and ``recall_meets`` = recall
 ≥ 0.9). Latencies are wall-clock per call through ``ToolEnv.call`` (validation, registry, PNG encode
-included), rapidocr single-threaded engine warm.
+included), rapidocr single-threaded engine warm. Also: ``super_resolution``'s fallback upscaler vs OpenCV
+bicubic, mean PSNR on the content images downscaled ×4 (``superres_psnr_db``).
 
 Usage: python -m benchmarks.tools [--calls N]
 """
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
+import cv2
 import numpy as np
 from libzim.reader import Archive
 from PIL import Image, ImageFilter
@@ -34,6 +36,7 @@ from benchmarks._common import emit, fixture
 from toolenv import Document, EnvConfig, EpisodeItem, ImageEntry, ImageIndex, RapidOcrEngine, TextIndex, ToolEnv
 from toolenv.backends.image_features import gray_array, hamming, phash
 from toolenv.images import to_rgb
+from toolenv.tools.superres import lanczos_unsharp
 
 ZIM = "zim/wikipedia_en_ray_charles_2015-06.zim"
 WIKI = "https://en.wikipedia.org/wiki/"
@@ -156,6 +159,28 @@ def baseline_recall_at_k(images: list[ZimImage], k: int = 5, seed: int = 0) -> f
     return found / len(images)
 
 
+def psnr(truth: np.ndarray, guess: np.ndarray) -> float:
+    mse = float(np.mean((truth.astype(np.float64) - guess.astype(np.float64)) ** 2))
+    return float(10 * np.log10(255.0**2 / mse))
+
+
+def superres_psnr(images: list[ZimImage], scale: int = 4) -> tuple[float, float, float, int]:
+    """Each image with both sides ≥ 100 px, downscaled ×1/scale (area), upscaled back by the
+    ``super_resolution`` fallback and by OpenCV bicubic: mean PSNR of each against the original, the share
+    of images where ours is higher, and the number of images."""
+    ours, bicubic = [], []
+    for im in images:
+        if min(im.image.size) < 100:
+            continue
+        w, h = im.image.width // scale * scale, im.image.height // scale * scale
+        truth = np.asarray(im.image.crop((0, 0, w, h)))
+        low = cv2.resize(truth, (w // scale, h // scale), interpolation=cv2.INTER_AREA)
+        ours.append(psnr(truth, np.asarray(lanczos_unsharp(Image.fromarray(low), scale))))
+        bicubic.append(psnr(truth, cv2.resize(low, (w, h), interpolation=cv2.INTER_CUBIC)))
+    wins = float(np.mean(np.array(ours) > np.array(bicubic)))
+    return float(np.mean(ours)), float(np.mean(bicubic)), wins, len(ours)
+
+
 def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
@@ -223,9 +248,14 @@ def main() -> None:
     print(f"image_search recall@5 over {len(content)} content images (crop 80% + blur + ×1/2–1/4): "
           f"ours {ours:.3f} (recall@1 {top1:.3f}), single-pHash baseline {base:.3f}; "
           f"off-centre 60–90% crops: ours {hard:.3f}")
+    sr_ours, sr_bicubic, sr_wins, sr_n = superres_psnr(content)
+    print(f"super_resolution ×4 fallback (Lanczos + unsharp) vs OpenCV bicubic over {sr_n} images: "
+          f"{sr_ours:.2f} dB vs {sr_bicubic:.2f} dB mean PSNR, ours higher on {sr_wins:.0%}")
     emit("image_search_recall_at_5", "recall", ours, base, 1.0, images=len(content), recall_target=0.9,
          recall_meets=ours >= 0.9, recall_at_1=round(top1, 3), recall_at_5_off_centre=round(hard, 3),
          text_search_qps=round(qps, 1),
+         superres_psnr_db={"ours": round(sr_ours, 2), "bicubic": round(sr_bicubic, 2), "wins": round(sr_wins, 3),
+                           "images": sr_n},
          latency_ms={tool: {"p50": round(p50, 2), "p95": round(p95, 2)} for tool, _, p50, p95 in rows})
 
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from schemas.errors import ConfigError, PipelineError
@@ -53,7 +54,7 @@ def _guard(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except PipelineError as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(1) from None
     except Exception as e:
         if Settings().debug:
@@ -144,6 +145,45 @@ def questions(config: ConfigOpt, data_dir: DataDirOpt = None) -> None:
         counts = questions_flow(cfg, settings.data_dir)
         _print(["outcome", "count"], sorted(counts.items()), "table")
     _guard(body)
+
+
+ToolArgsOpt = Annotated[str, typer.Option("--args", "-a", help='tool arguments, a JSON object: {"q": "Ayn Rand"}; '
+                                          "a single image argument defaults to img_1")]
+ImagesOpt = Annotated[list[Path] | None, typer.Option("--image", "-i", help="input image file; repeat for more "
+                                                      "(they become img_1, img_2, …)")]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="folder for the images the tool produces")]
+
+
+@app.command()
+def tool(name: Annotated[str, typer.Argument(help="text_search, image_search, layout_parsing, crop, sharpen, "
+                                                  "super_resolution or perspective_correct")],
+         image: ImagesOpt = None, args: ToolArgsOpt = "{}", data_dir: DataDirOpt = None,
+         out_dir: OutOpt = Path("tool-out")) -> None:
+    """Run one tool by hand against the warehouse's search indexes and print its observation.
+
+    Successful search and OCR results go through the warehouse tool-call cache (tool_calls).
+    """
+    def body() -> int:
+        from tasks.tooling import run_tool_once
+
+        settings = _settings(data_dir)
+        res = run_tool_once(settings.data_dir, name, image or [], args)
+        if not res.ok:
+            err.print(f"[bold red]error:[/] {escape(res.text)}", highlight=False, markup=True, soft_wrap=True)
+            return 1
+        sys.stdout.write(res.text.rstrip("\n") + "\n")
+        if res.images:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        for im in res.images:
+            dest = out_dir / f"{im.image_id}.png"
+            dest.write_bytes(im.png)
+            sys.stdout.write(f"wrote {dest} ({im.width}×{im.height})\n")
+        source = "cache hit (warehouse tool_calls)" if res.cached else "ran"
+        note = "" if res.cache_writable else "; warehouse busy, cache read-only"
+        sys.stdout.write(f"[{res.tool}: {source}, {res.elapsed_ms:.1f} ms{note}]\n")
+        return 0
+    if _guard(body):
+        raise typer.Exit(1)
 
 
 @app.command("validate-config")

@@ -1,4 +1,4 @@
-"""Flow ``run``: the main job, chaining the stages that exist so far (ingest → paths → questions)."""
+"""Flow ``run``: the main job, chaining the stages that exist so far (ingest → paths → questions → synthesis)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from flows._recorded import recorded
 from flows.ingest import ingest
 from flows.questions import questions
 from flows.sample_paths import sample_paths
+from flows.synthesis import synthesis
 from schemas.run_config import RunConfig
 
 
@@ -21,6 +22,7 @@ def run(config: RunConfig, data_dir: Path = Path("var"), workers: int = 2,
         pages = ingest(config, data_dir, workers, rid, record_run=False)
         counts = sample_paths(config, data_dir, rid, record_run=False)
         counts |= questions(config, data_dir, rid, record_run=False)
+        counts |= synthesis(config, data_dir, rid, record_run=False)
         return {"pages": pages, **counts}
 
     return recorded("run", config, data_dir, run_id, True, body)

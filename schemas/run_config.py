@@ -9,12 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.errors import ConfigError
+from schemas.pool import PoolConfig
+from schemas.synthesis import FilterConfig, SynthesisConfig
+from schemas.teacher import TeacherConfig
 
 Domain = Literal["person", "building", "location", "organism", "artifact"]
 DOMAINS: tuple[Domain, ...] = ("person", "building", "location", "organism", "artifact")
@@ -143,13 +146,18 @@ class QuestionsConfig(_Strict):
 
 
 class RunConfig(_Strict):
-    """One named run: what to ingest, how to sample, how to write questions. Recorded in ``runs``."""
+    """One named run: what to ingest, how to sample, write questions, pool, filter and synthesize.
+    Recorded in ``runs``."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     ingest: IngestConfig
     sampling: SamplingConfig = SamplingConfig()
     questions: QuestionsConfig = QuestionsConfig()
+    pool: PoolConfig = PoolConfig()
+    filter: FilterConfig = FilterConfig()
+    synthesis: SynthesisConfig = SynthesisConfig()
+    teacher: TeacherConfig = TeacherConfig()
 
     def config_hash(self) -> str:
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
@@ -185,6 +193,10 @@ def load_run_config(path: Path) -> RunConfig:
         for key in ("path", "media_dir"):
             if isinstance(src, dict) and isinstance(src.get(key), str) and not Path(src[key]).is_absolute():
                 src[key] = str((path.parent / src[key]).resolve())
+    pool: dict[str, Any] = raw["pool"] if isinstance(raw.get("pool"), dict) else {}
+    for src in [*(pool.get("sources") or []), *((pool.get("decontam") or {}).get("benchmarks") or [])]:
+        if isinstance(src, dict) and isinstance(src.get("path"), str) and not Path(src["path"]).is_absolute():
+            src["path"] = str((path.parent / src["path"]).resolve())
     questions = raw.get("questions")
     if isinstance(questions, dict) and isinstance(questions.get("clip_model_path"), str):
         questions["clip_model_path"] = str((path.parent / questions["clip_model_path"]).resolve())

@@ -135,3 +135,16 @@ def ingest_and_sample(con: Connection, data_dir: Path, src: SourceConfig, sampli
                   workers=1)
     refresh_degrees(con)
     sample_all(con, sampling, "run-test")
+
+
+def corpus_through_pool(con: Connection, data_dir: Path, config_path: Path) -> None:
+    """The bundled corpus through ingest, sampling, questions and the pool (no Prefect)."""
+    from schemas.run_config import load_run_config
+    from schemas.settings import Settings
+    from tasks.pool.stage import build_pool
+    from tasks.questions.stage import question_all, text_index
+
+    cfg = load_run_config(config_path)
+    ingest_and_sample(con, data_dir, cfg.ingest.sources[0], cfg.sampling, cfg.ingest)
+    question_all(con, cfg.questions, "run-test", data_dir, Settings(), text_index)
+    build_pool(con, cfg.pool, "run-test", data_dir)

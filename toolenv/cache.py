@@ -29,7 +29,7 @@ class ToolCache(Protocol):
 
     def get(self, key: str) -> CachedResult | None: ...
 
-    def put(self, key: str, result: CachedResult, latency_ms: float) -> None: ...
+    def put(self, key: str, result: CachedResult, latency_ms: float, tool: str | None = None) -> None: ...
 
 
 def request_key(tool: str, args: Mapping[str, object], image_sha256s: Sequence[str], *, context: str = "") -> str:
@@ -64,5 +64,5 @@ class MemoryToolCache:
         self.hits += 1
         return found[0]
 
-    def put(self, key: str, result: CachedResult, latency_ms: float) -> None:
+    def put(self, key: str, result: CachedResult, latency_ms: float, tool: str | None = None) -> None:
         self.entries[key] = (result, latency_ms)

@@ -48,6 +48,8 @@ class EnvConfig(_Strict):
     )
     summary_sentences: int = Field(default=3, ge=1, le=8, description="sentences in an extractive summary")
     summary_max_chars: int = Field(default=700, ge=50, description="cap on one passage summary")
+    summary_page_chars: int = Field(default=200_000, ge=1000,
+                                    description="how much of a page the extractive summariser reads")
     cache_tools: tuple[str, ...] = Field(
         default=("text_search", "image_search", "layout_parsing"),
         description="tools whose successful results go through the injected ToolCache",

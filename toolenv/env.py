@@ -284,7 +284,7 @@ class ToolEnv:
         outcome = self._register(state, tool, plain, refs, output)
         if key is not None and self.cache is not None:
             pngs = tuple(img.data for img in outcome.images)
-            self.cache.put(key, CachedResult(output.text, pngs, output.dropped_by_guard), latency_ms)
+            self.cache.put(key, CachedResult(output.text, pngs, output.dropped_by_guard), latency_ms, tool=name)
         return outcome
 
     def _cache_key(self, state: EpisodeState, tool: AnyTool, plain: dict[str, Any], refs: list[str]) -> str | None:

@@ -59,7 +59,7 @@ def default_registry(config: EnvConfig, *, text_search: TextSearch | None = None
         tools.append(LayoutParsingTool(ocr))
     if text_search is not None:
         tools.append(TextSearchTool(text_search, summarizer or ExtractiveSummarizer(
-            config.summary_sentences, config.summary_max_chars)))
+            config.summary_sentences, config.summary_max_chars, config.summary_page_chars)))
     if image_search is not None:
         tools.append(ImageSearchTool(image_search))
     return ToolRegistry(tools)

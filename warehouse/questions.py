@@ -143,8 +143,23 @@ def write_outcome(con: Connection, run_id: str, questions_hash: str, item_id: st
 
 
 def all_titles_and_text(con: Connection, wiki: str) -> list[tuple[str, str, str]]:
-    """``(title, lead text, infobox values)`` of every article: the documents of the offline text index."""
+    """``(title, lead text, infobox)`` of every article: the documents of the offline text index. The infobox
+    is one ``- field: value`` line per field, so a query-focused summary can quote one fact."""
     rows = con.execute(
-        "SELECT title, coalesce(lead_text, ''), coalesce(array_to_string(map_values(infobox), ' '), '')"
+        "SELECT title, coalesce(lead_text, ''), coalesce(array_to_string(list_transform(map_entries(infobox),"
+        " lambda e: '- ' || replace(e.key, '_', ' ') || ': ' || e.value), chr(10)), '')"
         " FROM pages WHERE wiki = ? AND namespace = 0 AND redirect_target IS NULL ORDER BY title", [wiki]).fetchall()
     return [(str(t), str(lead), str(box)) for t, lead, box in rows]
+
+
+def body_sentences(con: Connection, wiki: str) -> dict[str, str]:
+    """Per article, the sentences that carry its links, in page order, minus those already in the lead: the
+    body text a search result can quote (pages keep only their lead; links keep their sentence)."""
+    rows = con.execute(
+        "SELECT s.src_title, string_agg(s.sentence, chr(10) ORDER BY s.ord) FROM ("
+        "  SELECT l.src_title, l.sentence, min(l.ordinal) AS ord FROM links l"
+        "  JOIN pages p ON p.wiki = l.wiki AND p.title = l.src_title"
+        "  WHERE l.wiki = ? AND l.sentence IS NOT NULL AND length(l.sentence) > 0"
+        "    AND position(l.sentence IN coalesce(p.lead_text, '')) = 0"
+        "  GROUP BY ALL) s GROUP BY s.src_title", [wiki]).fetchall()
+    return {str(t): str(text) for t, text in rows}

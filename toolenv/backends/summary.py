@@ -49,6 +49,11 @@ class ExtractiveSummarizer:
         self.max_chars = max_chars
         self.page_chars = page_chars
 
+    @property
+    def fingerprint(self) -> str:
+        """What determines its output (part of the tool-call cache key)."""
+        return f"ExtractiveSummarizer({self.sentences},{self.max_chars},{self.page_chars})"
+
     def summarize(self, query: str, title: str, text: str) -> str:
         sents = split_sentences(text[: self.page_chars])
         if not sents:

@@ -56,7 +56,8 @@ class TextSearchTool(Tool[TextSearchArgs]):
 
     @property
     def fingerprint(self) -> str:
-        return f"{self.name}:v1:{self.backend.fingerprint}:{type(self.summarizer).__name__}"
+        summary = getattr(self.summarizer, "fingerprint", type(self.summarizer).__name__)
+        return f"{self.name}:v1:{self.backend.fingerprint}:{summary}"
 
     def run(self, args: TextSearchArgs, ctx: ToolContext) -> ToolOutput:
         hits, dropped = apply_guard(self.backend.search(args.q, top_k=args.top_k, hl=args.hl), ctx.guard)

@@ -1,0 +1,1 @@
+"""The VQA pool stage: merge external sources, decontaminate, degrade the enhancement subset."""

@@ -1,0 +1,233 @@
+"""Decontamination against evaluation benchmarks: question n-gram overlap and image perceptual hashes.
+
+Both indexes are built once from the benchmark rows and then answer one lookup per pool item:
+- ``QuestionIndex``: an inverted index n-gram → benchmark questions; a lookup touches only the item's
+  own n-grams and their postings (O(total n-grams) to build and to query), skipping template n-grams
+  (those in more than ``template_df`` benchmark questions). ``DecontamConfig`` explains the rule.
+- ``ImageIndex``: two signals, either one matches. 64-bit DCT pHashes (``toolenv.backends.image_features``,
+  the reverse-image-search fingerprints) of the benchmark image and its crops, against the item's whole-
+  image pHash: robust for photos, and a crop of a benchmark image still matches. But a pHash thresholds
+  63 DCT coefficients at their median, and flat, symmetric graphics (flags, logos) have many near-zero
+  coefficients whose bits flip under re-encoding: a flag saved as JPEG q95 moved 19 of 64 bits. So an
+  8×8 RGB thumbnail (area-averaged) is compared too: re-encoded or resized copies of 105 Wikipedia
+  images (≥ 100 px, ×1–×1/4, JPEG q60–95) stayed within 8.1 grey levels RMS, while the closest two
+  distinct images sat at 13.6 (the default limit is 8; colour also separates flags a grey pHash cannot).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+from schemas.pool import DecontamConfig
+
+_WORD = re.compile(r"\w+")
+THUMB_SIDE = 8
+THUMB_DIM = THUMB_SIDE * THUMB_SIDE * 3
+THUMB_MIN_STD = 16.0
+"""Thumbnails whose 192 values vary less than this (text pages, textures, noise) are not compared."""
+THUMB_REL = 0.25
+"""A thumbnail match also needs RMS ≤ this fraction of the item thumbnail's own standard deviation."""
+FLAT_STD = 3.0
+"""Grey-level standard deviation under which an image (or crop) is flat: its pHash is noise, not content."""
+
+
+@dataclass(frozen=True, slots=True)
+class BenchmarkRef:
+    benchmark: str
+    ref_id: str                   # the row's id, or ``row<n>``
+    text: str                     # its question, or its image reference
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    kind: Literal["question_overlap", "image_match"]
+    ref: BenchmarkRef
+    distance: float               # text: overlap fraction; image: Hamming bits
+    detail: str
+
+
+def tokens(text: str) -> list[str]:
+    """Accent-folded, case-folded word tokens."""
+    folded = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return _WORD.findall(folded.casefold())
+
+
+def ngrams(toks: list[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)}
+
+
+class QuestionIndex:
+    """Benchmark questions by n-gram; ``match`` returns the benchmark question overlapping most."""
+
+    def __init__(self, n: int, min_overlap: float, template_df: int) -> None:
+        self.n, self.min_overlap, self.template_df = n, min_overlap, template_df
+        self._refs: list[BenchmarkRef] = []
+        self._grams: list[set[tuple[str, ...]]] = []
+        self._postings: dict[tuple[str, ...], list[int]] = {}
+        self._informative: list[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def add(self, ref: BenchmarkRef) -> None:
+        grams = ngrams(tokens(ref.text), self.n)
+        if not grams:
+            return
+        qid = len(self._refs)
+        self._refs.append(ref)
+        self._grams.append(grams)
+        for g in grams:
+            self._postings.setdefault(g, []).append(qid)
+        self._informative = None
+
+    def _is_template(self, gram: tuple[str, ...]) -> bool:
+        return len(self._postings.get(gram, ())) > self.template_df
+
+    def match(self, question: str) -> Match | None:
+        """The benchmark question sharing the largest fraction of informative n-grams, if ≥ ``min_overlap``."""
+        if self._informative is None:     # informative n-grams per benchmark question, once per build
+            self._informative = [sum(not self._is_template(g) for g in gs) for gs in self._grams]
+        grams = [g for g in ngrams(tokens(question), self.n) if not self._is_template(g)]
+        hits: Counter[int] = Counter()
+        for g in grams:
+            hits.update(self._postings.get(g, ()))
+        best: tuple[float, int] | None = None
+        for qid, shared in hits.items():
+            overlap = shared / max(1, min(len(grams), self._informative[qid]))
+            if best is None or overlap > best[0]:
+                best = (overlap, qid)
+        if best is None or best[0] < self.min_overlap:
+            return None
+        overlap, qid = best
+        shown = next(" ".join(g) for g in grams if qid in self._postings.get(g, ()))
+        return Match("question_overlap", self._refs[qid], round(overlap, 4),
+                     f"{hits[qid]} shared {self.n}-grams ({overlap:.0%}), e.g. {shown!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What the image check compares: pHashes (the whole image, or whole + crops for a benchmark image;
+    empty when flat) and an 8×8 RGB thumbnail (192 values, 0–255)."""
+
+    hashes: tuple[int, ...]
+    thumb: np.ndarray
+
+
+def _rgb(data: bytes) -> Image.Image:
+    """Decoded RGB, transparent pixels composited onto white (as a page would show them)."""
+    with Image.open(io.BytesIO(data)) as img:
+        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+            rgba = img.convert("RGBA")
+            canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            return Image.alpha_composite(canvas, rgba).convert("RGB")
+        return img.convert("RGB")
+
+
+def content_hash(gray: np.ndarray) -> int | None:
+    """The pHash of a grey image, or ``None`` when it is flat (no content to compare)."""
+    from toolenv.backends.image_features import phash  # opencv (the `tools` extra) only when images are hashed
+
+    if gray.size == 0 or float(gray.std()) < FLAT_STD:
+        return None
+    return int(phash(gray))
+
+
+def fingerprint(data: bytes, *, crops: bool) -> Fingerprint:
+    """The image's fingerprint; ``crops`` adds the pHashes of ``crop_windows`` (flat crops left out)."""
+    from toolenv.backends.image_features import crop_windows, gray_array
+
+    rgb = _rgb(data)
+    gray = gray_array(rgb)
+    h, w = gray.shape[:2]
+    boxes = crop_windows(w, h) if crops else [(0, 0, w, h)]
+    hashes = (content_hash(gray[y0:y1, x0:x1]) for x0, y0, x1, y1 in boxes)
+    thumb = np.asarray(rgb.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX), dtype=np.float32).ravel()
+    return Fingerprint(tuple(dict.fromkeys(x for x in hashes if x is not None)), thumb)
+
+
+class ImageIndex:
+    """Benchmark image fingerprints, scanned with numpy: a match is a pHash within ``max_distance`` bits
+    (any crop) or a thumbnail within ``max_rms`` grey levels RMS and within ``THUMB_REL`` of its own
+    spread (low-contrast thumbnails — text pages, textures — need near-identity; under ``THUMB_MIN_STD``
+    they are not compared, and only the pHash decides). Each signal costs ~1 ms per query per 10k
+    benchmark images; past ~1M, put a multi-index hash table and an ANN index behind ``match``."""
+
+    def __init__(self, max_distance: int, max_rms: float) -> None:
+        self.max_distance, self.max_rms = max_distance, max_rms
+        self._refs: list[BenchmarkRef] = []
+        self._hash_list: list[int] = []
+        self._hash_owner: list[int] = []
+        self._thumb_list: list[np.ndarray] = []
+        self._thumb_owner: list[int] = []
+        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def add(self, ref: BenchmarkRef, fp: Fingerprint) -> None:
+        owner = len(self._refs)
+        self._refs.append(ref)
+        self._hash_list += fp.hashes
+        self._hash_owner += [owner] * len(fp.hashes)
+        if float(fp.thumb.std()) >= THUMB_MIN_STD:
+            self._thumb_list.append(fp.thumb)
+            self._thumb_owner.append(owner)
+        self._arrays = None
+
+    def _frozen(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        if self._arrays is None:
+            thumbs = np.stack(self._thumb_list) if self._thumb_list else np.zeros((0, THUMB_DIM), np.float32)
+            self._arrays = (np.array(self._hash_list, dtype=np.uint64), np.array(self._hash_owner, dtype=np.int64),
+                            thumbs, (thumbs**2).sum(axis=1))
+        return self._arrays
+
+    def _thumb_match(self, fp: Fingerprint, thumbs: np.ndarray, norms: np.ndarray) -> Match | None:
+        limit = min(self.max_rms, THUMB_REL * float(fp.thumb.std()))
+        if self.max_rms <= 0 or not len(thumbs) or float(fp.thumb.std()) < THUMB_MIN_STD:
+            return None
+        sq = np.maximum(norms + float((fp.thumb**2).sum()) - 2.0 * (thumbs @ fp.thumb), 0.0)
+        best = int(np.argmin(sq))
+        rms = float(np.sqrt(sq[best] / THUMB_DIM))
+        if rms > limit:
+            return None
+        return Match("image_match", self._refs[self._thumb_owner[best]], round(rms, 3),
+                     f"thumbnail RMS {rms:.1f} grey levels (max {limit:.1f}); pHash did not match")
+
+    def match(self, fp: Fingerprint) -> Match | None:
+        """The closest benchmark image by pHash, else by thumbnail, within the limits."""
+        from toolenv.backends.image_features import hamming
+
+        hashes, owners, thumbs, norms = self._frozen()
+        if not self._refs:
+            return None
+        if fp.hashes and hashes.size:
+            dist = hamming(hashes, np.uint64(fp.hashes[0]))
+            best = int(np.argmin(dist))
+            if int(dist[best]) <= self.max_distance:
+                return Match("image_match", self._refs[int(owners[best])], float(dist[best]),
+                             f"pHash distance {int(dist[best])} bits (max {self.max_distance})")
+        return self._thumb_match(fp, thumbs, norms)
+
+
+@dataclass(slots=True)
+class Decontaminator:
+    """Both indexes of one build; ``check`` tests a pool item (question first, then image)."""
+
+    questions: QuestionIndex
+    images: ImageIndex
+
+    @classmethod
+    def empty(cls, cfg: DecontamConfig) -> Decontaminator:
+        return cls(QuestionIndex(cfg.ngram, cfg.min_overlap, cfg.template_df),
+                   ImageIndex(cfg.phash_max_distance, cfg.thumb_max_rms))
+
+    def check(self, question: str, image: Fingerprint | None) -> Match | None:
+        return self.questions.match(question) or (self.images.match(image) if image is not None else None)

@@ -1,0 +1,33 @@
+"""Prefect surface of trajectory synthesis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import get_run_logger, task
+
+from schemas.settings import Settings
+from schemas.synthesis import FilterConfig, SynthesisConfig
+from schemas.teacher import TeacherConfig
+from tasks.filter.stage import filter_hash
+from tasks.runs import record
+from tasks.synthesize.models import synthesis_models
+from tasks.synthesize.stage import synthesize_pool
+from tasks.tooling import build_tool_env, load_indexes
+from toolenv import EnvConfig
+from warehouse.db import connect
+
+
+@task(name="synthesize", tags=["warehouse-writer"])
+def synthesize_step(data_dir: Path, cfg: SynthesisConfig, teacher: TeacherConfig, filter_cfg: FilterConfig,
+                    run_id: str) -> dict[str, int]:
+    env_cfg = EnvConfig(max_turns=cfg.max_turns, max_consecutive_errors=cfg.max_consecutive_errors)
+    with connect(data_dir / "warehouse.duckdb") as con:
+        models = synthesis_models(con, Settings(), teacher, cfg, run_id)
+        indexes = load_indexes(con, data_dir)
+        counts = synthesize_pool(con, cfg, run_id, data_dir, filter_hash(filter_cfg),
+                                 lambda: build_tool_env(con, data_dir, env_cfg, indexes=indexes), models,
+                                 concurrency=1 if models.deterministic else teacher.concurrency.max)
+    record.stats(data_dir, run_id, "synthesize", counts)
+    get_run_logger().info("synthesis: %s", {f"{o}:{r}": n for (o, r), n in counts.items()})
+    return {f"{o}:{r}": n for (o, r), n in counts.items()}
