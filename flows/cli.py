@@ -147,6 +147,19 @@ def questions(config: ConfigOpt, data_dir: DataDirOpt = None) -> None:
     _guard(body)
 
 
+@app.command()
+def synthesize(config: ConfigOpt, data_dir: DataDirOpt = None) -> None:
+    """Pool the VQA items, drop shortcut items, degrade the enhancement subset and synthesize judged
+    trajectories for items not yet done (resumable; a rerun re-sends no completed model call)."""
+    def body() -> None:
+        from flows.synthesis import synthesis as synthesis_flow
+
+        settings, cfg = _prepare(config, data_dir)
+        counts = synthesis_flow(cfg, settings.data_dir)
+        _print(["outcome", "count"], sorted(counts.items()), "table")
+    _guard(body)
+
+
 ToolArgsOpt = Annotated[str, typer.Option("--args", "-a", help='tool arguments, a JSON object: {"q": "Ayn Rand"}; '
                                           "a single image argument defaults to img_1")]
 ImagesOpt = Annotated[list[Path] | None, typer.Option("--image", "-i", help="input image file; repeat for more "

@@ -149,6 +149,7 @@ class TeacherClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the HTTP connections."""
         await self._client.close()
 
     def request_body(self, messages: list[Message], *, tools: list[dict[str, Any]] | None = None,

@@ -41,6 +41,7 @@ class PriceTable:
         self.calls = dict(calls)
 
     def token_price(self, model: str) -> TokenPrice | None:
+        """The price of ``model`` (exact name, else longest prefix), or None."""
         if model in self.tokens:
             return self.tokens[model]
         prefixes = [name for name in self.tokens if model.startswith(name)]
@@ -77,10 +78,12 @@ class CostLedger:
 
     @classmethod
     def from_config(cls, config: TeacherConfig) -> CostLedger:
+        """A ledger with the config's prices and budget cap."""
         return cls(PriceTable(config.prices, config.call_prices), config.budget_usd)
 
     @property
     def spent_usd(self) -> float:
+        """Dollars charged so far in this run."""
         with self._lock:
             return self._spent
 

@@ -90,6 +90,7 @@ class EndpointLimiter:
 
     @classmethod
     def create(cls, initial: int, maximum: int, grow_after: int = 16) -> EndpointLimiter:
+        """A limiter over a fresh ``AimdLimit`` on the monotonic clock."""
         return cls(AimdLimit(initial, maximum, grow_after=grow_after))
 
     async def acquire(self) -> Ticket:

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -19,44 +17,12 @@ from tasks.synthesize.models import filter_models, synthesis_models
 from tasks.synthesize.stage import synthesize_pool
 from tasks.tooling import build_tool_env, load_indexes
 from tests.factories import corpus_through_pool
-from tests.fakes.openai_server import OpenAIServer, Reply
+from tests.fakes.openai_server import OpenAIServer
+from tests.fakes.scripted_teacher import responder
 from warehouse.db import Connection
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sk-test-do-not-log-0123456789"
-
-
-def _text(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if p.get("type") == "text")
-    return str(content or "")
-
-
-def responder(answers: dict[str, str]) -> Any:
-    """Teacher: image_search, one text_search, then the answer. Solver: does not know. Judges: fair."""
-    def reply(messages: list[dict[str, Any]]) -> Reply:
-        first = _text(messages[0])
-        if "Visual Investigation Agent" in first:
-            turns = sum(m["role"] == "assistant" for m in messages)
-            question = _text(messages[1])
-            if turns == 0:
-                return Reply('<think>Identify the image.</think>\n<tool_call>{"name": "image_search", '
-                             '"arguments": {"url": "img_1"}}</tool_call>')
-            if turns == 1:
-                return Reply("<think>Look it up.</think>\n<tool_call>" + json.dumps(
-                    {"name": "text_search", "arguments": {"q": question[:80]}}) + "</tool_call>")
-            return Reply(f"<think>Enough evidence.</think>\n<response>\\boxed{{{answers[question]}}}</response>")
-        if first.startswith("Answer the question about the image."):
-            return Reply("\\boxed{I do not know}")
-        if "Decide whether the research report" in first:
-            ref = re.search(r"Reference answer: (.*)", first)
-            ok = ref is not None and ref.group(1).strip().lower() in first.split("Report:", 1)[1].lower()
-            return Reply(f"correct: {'yes' if ok else 'no'}\nreasoning: compared.")
-        if "how useful an agent's search trajectory" in first:
-            return Reply("score: 0.9\nreasoning: targeted.")
-        return Reply("unexpected prompt", status=400)
-    return reply
 
 
 @pytest.fixture
