@@ -76,7 +76,7 @@ def test_sigkill_mid_synthesis_then_rerun(tmp_path: Path) -> None:
         for table, key in (("trajectories", "trajectory_id"), ("trajectory_turns", "trajectory_id, idx"),
                            ("difficulty_verdicts", "item_id, filter_hash, gate, attempt"),
                            ("llm_calls", "request_hash")):
-            dup = con.execute(f"SELECT count(*) - count(DISTINCT ({key})) FROM {table}").fetchone()  # noqa: S608
+            dup = con.execute(f"SELECT count(*) - count(DISTINCT ({key})) FROM {table}").fetchone()
             assert dup == (0,), table
         per_item = con.execute("SELECT max(n) FROM (SELECT item_id, count(*) AS n FROM trajectories GROUP BY 1)"
                                ).fetchone()
