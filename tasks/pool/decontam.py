@@ -36,7 +36,8 @@ THUMB_MIN_STD = 16.0
 THUMB_REL = 0.25
 """A thumbnail match also needs RMS ≤ this fraction of the item thumbnail's own standard deviation."""
 FLAT_STD = 3.0
-"""Grey-level standard deviation under which an image (or crop) is flat: its pHash is noise, not content."""
+"""Grey-level standard deviation (at the pHash's 32×32 scale) under which an image or crop is flat: its
+pHash would be noise, not content."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +133,16 @@ def _rgb(data: bytes) -> Image.Image:
 
 
 def content_hash(gray: np.ndarray) -> int | None:
-    """The pHash of a grey image, or ``None`` when it is flat (no content to compare)."""
-    from toolenv.backends.image_features import phash  # opencv (the `tools` extra) only when images are hashed
+    """The pHash of a grey image (``toolenv``'s, on the same 32×32 area-resize it starts from), or ``None``
+    when that 32×32 image is flat (no content to compare)."""
+    import cv2  # opencv (the `tools` extra) only when images are hashed
 
-    if gray.size == 0 or float(gray.std()) < FLAT_STD:
+    from toolenv.backends.image_features import phash
+
+    if gray.size == 0:
         return None
-    return int(phash(gray))
+    small = cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA)
+    return None if float(small.std()) < FLAT_STD else int(phash(small))
 
 
 def fingerprint(data: bytes, *, crops: bool) -> Fingerprint:

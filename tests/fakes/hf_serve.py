@@ -1,22 +1,15 @@
-"""Build a tiny chat model offline and run ``transformers serve`` on it (for the teacher-client test).
+"""Build a tiny chat model offline for ``transformers serve`` (the teacher-client test).
 
 ``build_tiny_chat_model(dir)``: a byte-level BPE tokenizer trained in-process on a few sentences (with a
 ChatML-style chat template) and a randomly initialised 2-layer Llama (hidden size 32) saved as a local
-model directory. No download: everything comes from configs.
-
-``python -m tests.fakes.hf_serve MODEL_DIR PORT`` runs the real ``transformers serve`` CLI (its FastAPI
-app, model manager and generation) pinned to that directory on 127.0.0.1:PORT, CPU only. transformers
-5.23's serve always passes ``device_map`` to ``from_pretrained``, which requires ``accelerate`` even for
-the CPU; when ``accelerate`` is not installed, this launcher turns a CPU ``device_map`` into ``None``
-(the same placement, without accelerate's dispatch) and changes nothing else.
+model directory. No download: everything comes from configs. The test runs the real, unpatched
+``transformers serve`` command on it (``accelerate``, which serve needs for ``device_map``, is in the
+``train`` extra).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from typing import Any
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -50,29 +43,3 @@ def build_tiny_chat_model(out: Path) -> Path:
     torch.manual_seed(0)
     LlamaForCausalLM(cfg).save_pretrained(out)
     return out
-
-
-def _cpu_without_accelerate() -> None:
-    import transformers.modeling_utils as modeling_utils
-
-    original = modeling_utils.check_and_set_device_map  # type: ignore[attr-defined]
-
-    def check(device_map: Any) -> Any:
-        if device_map == "cpu":
-            return None
-        return original(device_map)
-
-    modeling_utils.check_and_set_device_map = check  # type: ignore[attr-defined]
-
-
-def main(model_dir: str, port: str) -> None:
-    if importlib.util.find_spec("accelerate") is None:
-        _cpu_without_accelerate()
-    from transformers.cli.transformers import main as transformers_cli
-
-    sys.argv = ["transformers", "serve", model_dir, "--host", "127.0.0.1", "--port", port, "--device", "cpu"]
-    transformers_cli()  # type: ignore[no-untyped-call]
-
-
-if __name__ == "__main__":
-    main(*sys.argv[1:3])

@@ -41,8 +41,9 @@ def served_model(tmp_path: Path) -> Iterator[tuple[str, str]]:
     model_dir = build_tiny_chat_model(tmp_path / "tiny-llama")
     port = free_port()
     log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.hf_serve", str(model_dir), str(port)],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    cli = Path(sys.executable).with_name("transformers")     # the real `transformers serve` command
+    proc = subprocess.Popen([str(cli), "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port),
+                             "--device", "cpu"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 180
         while True:
