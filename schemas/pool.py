@@ -73,7 +73,8 @@ class DecontamConfig(_Strict):
     resizing move a photo's pHash by 0–4 bits, unrelated photos sit near 32); a benchmark image is hashed
     whole and, with ``phash_crops``, at 36 crop windows, so a crop of it also matches. And an 8×8 RGB
     thumbnail within ``thumb_max_rms`` grey levels RMS, for flat graphics (flags, logos) whose pHash bits
-    flip under re-encoding. Near-flat images (and crops) carry no pHash.
+    flip under re-encoding (low-contrast thumbnails — text pages, textures — are held to a stricter
+    limit or not compared). Near-flat images (and crops) carry no pHash.
     """
 
     benchmarks: list[ExternalSource] = Field(default_factory=list)

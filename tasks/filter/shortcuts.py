@@ -14,19 +14,10 @@ from dataclasses import dataclass
 
 from schemas.synthesis import Gate, SolverAttempt
 from tasks.llm import LLMCallError
-from tasks.synthesize.ports import AnswerJudge, Solver
+from tasks.synthesize.ports import AnswerJudge, ItemInput, Solver
 from toolenv import EpisodeItem, ToolEnv
 
 OBS_CHARS = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class GateItem:
-    item_id: str
-    question: str
-    answer: str
-    aliases: tuple[str, ...]
-    image: bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +28,7 @@ class FilterResult:
     pass_at_k: dict[str, float]
 
 
-def _evidence(env: ToolEnv, item: GateItem, gate: Gate) -> tuple[str, str, str | None]:
+def _evidence(env: ToolEnv, item: ItemInput, gate: Gate) -> tuple[str, str, str | None]:
     """``(tool call, observation, error)`` of the one call a gate allows."""
     if gate == "no_tool":
         return "", "", None
@@ -51,7 +42,7 @@ def _evidence(env: ToolEnv, item: GateItem, gate: Gate) -> tuple[str, str, str |
     return call, obs.content, (obs.error.value if obs.error else None)
 
 
-async def run_gates(env: ToolEnv, item: GateItem, gates: list[Gate], attempts: int, solver: Solver,
+async def run_gates(env: ToolEnv, item: ItemInput, gates: list[Gate], attempts: int, solver: Solver,
                     judge: AnswerJudge) -> FilterResult:
     """Every attempt of every gate up to the first solved gate."""
     rows: list[SolverAttempt] = []

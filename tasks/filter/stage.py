@@ -18,8 +18,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from schemas.synthesis import FilterConfig
-from tasks.filter.shortcuts import GateItem, run_gates
-from tasks.synthesize.ports import AnswerJudge, Solver
+from tasks.filter.shortcuts import run_gates
+from tasks.synthesize.ports import AnswerJudge, ItemInput, Solver
 from tasks.teacher.cost import BudgetExhausted
 from toolenv import ToolEnv
 from warehouse import synthesis as repo
@@ -66,7 +66,7 @@ async def _filter(con: Connection, cfg: FilterConfig, run_id: str, data_dir: Pat
                 stop.set()
 
     async def gate(row: PoolRow) -> None:
-        item = GateItem(row.item_id, row.question, row.answer, row.aliases, read_image(data_dir, row.image_path))
+        item = ItemInput(row.item_id, row.question, row.answer, row.aliases, read_image(data_dir, row.image_path))
         solver = make_solver(row)
         result = await run_gates(env, item, cfg.gates, cfg.attempts, solver, judge)
         repo.write_filter(con, run_id, fhash, row.item_id, result.attempts, solver.name, result.status,

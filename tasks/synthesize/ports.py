@@ -11,11 +11,25 @@ The offline implementations are deterministic and labelled (``path-guided``, ``a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from schemas.synthesis import OFFLINE, JudgeVerdict, ProcessVerdict, Trajectory
 from tasks.synthesize.answers import METHOD, found_in, judge_offline
 from tasks.synthesize.judges import RULES, process_rules
+
+
+@dataclass(frozen=True, slots=True)
+class ItemInput:
+    """What the filter's solver and the teacher get of a pool item (image: the degraded one when there is
+    one), plus the reference the judges compare with."""
+
+    item_id: str
+    question: str
+    answer: str
+    aliases: tuple[str, ...]
+    image: bytes | None
+    degradation: str | None = None
 
 
 class Solver(Protocol):

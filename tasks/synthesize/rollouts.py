@@ -9,28 +9,18 @@ SFT); then the process judge (< threshold → ``process_low``). Of the accepted 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from schemas.synthesis import SynthesisConfig, Trajectory
 from tasks.llm import LLMCallError
 from tasks.synthesize.episode import Policy, run_episode, trajectory_id
-from tasks.synthesize.ports import AnswerJudge, ProcessJudge
+from tasks.synthesize.ports import AnswerJudge, ItemInput, ProcessJudge
 from toolenv import EpisodeItem, ToolEnv
 
 Judged = tuple[Trajectory, str, str | None]   # (trajectory, status, reject reason)
 
 
-@dataclass(frozen=True, slots=True)
-class SynthesisItem:
-    item_id: str
-    question: str
-    answer: str
-    aliases: tuple[str, ...]
-    image: bytes | None
-    degradation: str | None
-
-
-async def judge(traj: Trajectory, item: SynthesisItem, cfg: SynthesisConfig, answer_judge: AnswerJudge,
+async def judge(traj: Trajectory, item: ItemInput, cfg: SynthesisConfig, answer_judge: AnswerJudge,
                 process_judge: ProcessJudge) -> Judged:
     """Attach both verdicts and decide the trajectory's status (before the per-item keep limit). A judge call
     that fails for good is a ``judge_error:<reason>`` reject (the item is retried on the next run)."""
@@ -45,7 +35,7 @@ def retryable(judged: Sequence[Judged]) -> bool:
     return any(t.finish_reason.startswith("llm_error:") or (r or "").startswith("judge_error:") for t, _, r in judged)
 
 
-async def _judge(traj: Trajectory, item: SynthesisItem, cfg: SynthesisConfig, answer_judge: AnswerJudge,
+async def _judge(traj: Trajectory, item: ItemInput, cfg: SynthesisConfig, answer_judge: AnswerJudge,
                  process_judge: ProcessJudge) -> Judged:
     verdict = await answer_judge.judge(item.question, item.answer, item.aliases, traj.final_answer)
     traj = replace(traj, answer_verdict=verdict)
@@ -69,7 +59,7 @@ def keep_best(judged: Sequence[Judged], keep: int) -> list[Judged]:
             for t, s, r in judged]
 
 
-async def synthesize_item(item: SynthesisItem, cfg: SynthesisConfig, *, env: ToolEnv, system: str,
+async def synthesize_item(item: ItemInput, cfg: SynthesisConfig, *, env: ToolEnv, system: str,
                           policies: Sequence[Policy], synthesis_hash: str, answer_judge: AnswerJudge,
                           process_judge: ProcessJudge) -> list[Judged]:
     """Run one episode per policy (rollout k = ``policies[k]``, one at a time on ``env``) and judge them."""
@@ -82,7 +72,7 @@ async def synthesize_item(item: SynthesisItem, cfg: SynthesisConfig, *, env: Too
     return keep_best(judged, cfg.keep_per_item)
 
 
-def not_run(item: SynthesisItem, teacher: str, synthesis_hash: str, reason: str) -> list[Judged]:
+def not_run(item: ItemInput, teacher: str, synthesis_hash: str, reason: str) -> list[Judged]:
     """The row for an item the teacher cannot attempt (e.g. the offline teacher and an item with no path)."""
     traj = Trajectory(trajectory_id(item.item_id, 0, synthesis_hash), item.item_id, 0, teacher, (), "not_run",
                       None, 0, degradation=item.degradation)

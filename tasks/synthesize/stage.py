@@ -26,8 +26,8 @@ from tasks.filter.stage import read_image
 from tasks.ingest.images import DecodedImage, inspect_image, store_image
 from tasks.synthesize.episode import OfflinePolicy, Policy
 from tasks.synthesize.path_guided import PathGuidedPolicy, Plan
-from tasks.synthesize.ports import AnswerJudge, ProcessJudge
-from tasks.synthesize.rollouts import Judged, SynthesisItem, not_run, retryable, synthesize_item
+from tasks.synthesize.ports import AnswerJudge, ItemInput, ProcessJudge
+from tasks.synthesize.rollouts import Judged, not_run, retryable, synthesize_item
 from tasks.teacher.cost import BudgetExhausted
 from toolenv import ToolEnv
 from warehouse import synthesis as repo
@@ -87,7 +87,7 @@ async def _run(con: Connection, cfg: SynthesisConfig, run_id: str, data_dir: Pat
     stop = asyncio.Event()
 
     async def one(row: PoolRow, env: ToolEnv) -> None:
-        item = SynthesisItem(row.item_id, row.question, row.answer, row.aliases,
+        item = ItemInput(row.item_id, row.question, row.answer, row.aliases,
                              read_image(data_dir, row.degraded_path or row.image_path), row.degradation)
         first = models.make_policy(row, 0, system.text)
         if isinstance(first, str):

@@ -137,6 +137,29 @@ def test_flat_graphics_match_by_thumbnail_but_distinct_flags_do_not() -> None:
     assert index.match(fingerprint(encode(italy), crops=False)) is None
 
 
+def text_page(seed: int) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    page = Image.new("RGB", (400, 560), (250, 250, 245))
+    draw = ImageDraw.Draw(page)
+    for line in range(30):
+        x = 30
+        while x < 360:
+            w = int(rng.integers(10, 50))
+            draw.rectangle((x, 30 + line * 17, x + w, 38 + line * 17), fill=(20, 20, 20))
+            x += w + 8
+    return page
+
+
+def test_low_contrast_thumbnails_do_not_match_each_other() -> None:
+    """Text pages and noise all look alike at 8×8; only their pHash may match them."""
+    noise = [Image.fromarray(np.random.default_rng(s).integers(0, 256, (120, 160, 3), dtype=np.uint8)) for s in (1, 2)]
+    index = image_index(text_page(1), noise[0])
+    assert index.match(fingerprint(encode(text_page(2)), crops=False)) is None
+    assert index.match(fingerprint(encode(noise[1]), crops=False)) is None
+    same = index.match(fingerprint(encode(text_page(1), "JPEG", quality=90), crops=False))
+    assert same is not None and same.ref.ref_id == "img0"
+
+
 def test_transparent_pixels_are_composited_on_white() -> None:
     rgba = Image.new("RGBA", (200, 100), (0, 0, 0, 0))
     ImageDraw.Draw(rgba).rectangle((50, 20, 150, 80), fill=(200, 0, 0, 255))
