@@ -52,7 +52,7 @@ from warehouse.questions import all_titles_and_text, body_sentences
 log = logging.getLogger(__name__)
 
 #: Part of every saved index's key, with the source of the code that builds it (``_code_digest``).
-INDEX_VERSION = "2"
+INDEX_VERSION = "3"
 INDEX_DIR = "indexes"
 
 

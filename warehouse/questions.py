@@ -156,7 +156,7 @@ def body_sentences(con: Connection, wiki: str) -> dict[str, str]:
     """Per article, the sentences that carry its links, in page order, minus those already in the lead: the
     body text a search result can quote (pages keep only their lead; links keep their sentence)."""
     rows = con.execute(
-        "SELECT s.src_title, string_agg(s.sentence, chr(10) ORDER BY s.ord) FROM ("
+        "SELECT s.src_title, string_agg(s.sentence, chr(10) || chr(10) ORDER BY s.ord) FROM ("
         "  SELECT l.src_title, l.sentence, min(l.ordinal) AS ord FROM links l"
         "  JOIN pages p ON p.wiki = l.wiki AND p.title = l.src_title"
         "  WHERE l.wiki = ? AND l.sentence IS NOT NULL AND length(l.sentence) > 0"

@@ -103,11 +103,16 @@ def _arrow_files(src: ExternalSource, folder: Path) -> list[Path]:
         raise SourceError(f"{folder}: not a readable datasets save_to_disk folder ({err})") from err
 
 
-def _arrow_reader(path: Path) -> pa.RecordBatchReader:
+def _arrow_batches(path: Path) -> tuple[list[str], Iterator[pa.RecordBatch]]:
+    """Column names and batches of an Arrow IPC stream (what ``datasets`` writes) or IPC file."""
+    source = pa.memory_map(str(path))
     try:
-        return pa.ipc.open_stream(pa.memory_map(str(path)))
+        stream = pa.ipc.open_stream(source)
+        return stream.schema.names, iter(stream)
     except pa.ArrowInvalid:
-        return pa.ipc.open_file(pa.memory_map(str(path))).to_reader()
+        source.seek(0)
+        file = pa.ipc.open_file(source)
+        return file.schema.names, (file.get_batch(i) for i in range(file.num_record_batches))
 
 
 def _table_rows(src: ExternalSource, fmt: str) -> Iterator[dict[str, Any]]:
@@ -122,9 +127,9 @@ def _table_rows(src: ExternalSource, fmt: str) -> Iterator[dict[str, Any]]:
                 _check_columns(src, f, pf.schema_arrow.names)
                 batches: Iterator[pa.RecordBatch] = pf.iter_batches(batch_size=BATCH_ROWS, columns=wanted)
             else:
-                reader = _arrow_reader(f)
-                _check_columns(src, f, reader.schema.names)
-                batches = (b.select(wanted) for b in reader)
+                names, raw = _arrow_batches(f)
+                _check_columns(src, f, names)
+                batches = (b.select(wanted) for b in raw)
             for batch in batches:
                 yield from batch.to_pylist()
         except (OSError, pa.ArrowException) as err:

@@ -152,8 +152,9 @@ def build_pool(con: Connection, cfg: PoolConfig, run_id: str, base_dir: Path) ->
         key = (" ".join(tokens(item.question)), item.image_sha256 or item.image_url or "")
         first = seen_content.get(key) or (item.item_id if item.item_id in seen_ids else None)
         if first is not None:
+            why = "same question and image as" if key in seen_content else "same id as"
             rejects.append(PoolReject(item_id=c.unit, source=item.source, stage="merge", reason="duplicate",
-                                      matched_id=first, detail=f"same question and image as {first}"))
+                                      matched_id=first, detail=f"{why} {first}"))
             counts["dropped:merge:duplicate"] += 1
             continue
         seen_ids.add(item.item_id)

@@ -9,9 +9,9 @@ to choose the real tool calls a competent agent would make:
    perspective → ``perspective_correct``);
 2. ``image_search`` on the (repaired) image: the anchor counts as identified only when a returned
    match is titled with the anchor;
-3. per hop ``src → dst``: ``text_search("<src> <relation>")``, then ``text_search("<src> <dst>")``
-   if needed; the hop counts only when a returned passage of ``src`` mentions ``dst`` (or one of
-   ``dst`` mentions ``src``);
+3. per hop ``src → dst``: ``text_search("<src> <relation>")``, then ``"<src> <relation> <dst>"`` and
+   ``"<src> <dst>"`` if needed; the hop counts only when a returned passage of ``src`` mentions ``dst``
+   (or one of ``dst`` mentions ``src``);
 4. ``text_search("<answer node> <attribute>")`` (then ``"<answer node>"``): the answer counts only
    when it appears in a returned passage of the answer node.
 
@@ -89,6 +89,12 @@ def answer_evidence(observation: str, node: str, answer: str, aliases: tuple[str
     return None
 
 
+def hop_queries(src: str, relation: str, dst: str) -> list[str]:
+    """The queries tried for one hop, in order: the relation as sampled, then relation and target (a
+    query-focused summary then quotes the sentence that links them), then the two names."""
+    return list(dict.fromkeys([f"{src} {relation}", f"{src} {relation} {dst}", f"{src} {dst}"]))
+
+
 def _call(think: str, name: str, arguments: dict[str, Any]) -> str:
     return f"<think>{think}</think>\n<tool_call>{json.dumps({'name': name, 'arguments': arguments})}</tool_call>"
 
@@ -149,15 +155,15 @@ class PathGuidedPolicy:
             return self._answer_query(lead)
         src, dst = nodes[self._hop], nodes[self._hop + 1]
         self._stage = "hop"
-        q = f"{src} {rels[self._hop]}" if self._try == 0 else f"{src} {dst}"
+        q = hop_queries(src, rels[self._hop], dst)[self._try]
         return _call(f"{lead} Next I need the entity related to {src} ({rels[self._hop]}); search for it.",
                      "text_search", {"q": q})
 
     def _after_hop(self, observation: str) -> str:
         src, dst = self.plan.nodes[self._hop], self.plan.nodes[self._hop + 1]
         if hop_evidence(observation, src, dst) is None:
-            if self._try == 0:
-                self._try = 1
+            if self._try + 1 < len(hop_queries(src, self.plan.relations[self._hop], dst)):
+                self._try += 1
                 return self._hop_query("That search did not show the link; refine the query.")
             return self._give_up(f"The searches did not show what {src} is linked to.")
         self._log.append(f"{src} → {dst}")

@@ -149,6 +149,15 @@ def test_datasets_folder_with_image_structs_and_splits(tmp_path: Path) -> None:
         rows_of(ExternalSource(name="wikiart", path=tmp_path / "ds", split="dev"))
 
 
+def test_a_single_arrow_ipc_file(tmp_path: Path) -> None:
+    table = pa.table({"question": ["Who painted this?"], "answer": ["Klimt"], "image": ["https://e.org/k.jpg"]})
+    with pa.OSFile(str(tmp_path / "wikiart.arrow"), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+        w.write_table(table)
+    rows = rows_of(ExternalSource(name="wikiart", path=tmp_path / "wikiart.arrow"))
+    assert [(r.question, r.image_url) for r in rows if isinstance(r, LoadedRow)] == [
+        ("Who painted this?", "https://e.org/k.jpg")]
+
+
 def test_pool_config_validation_and_path_resolution(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="reserved"):
         PoolConfig(sources=[ExternalSource(name="wiki", path=Path("a.jsonl"))])

@@ -43,5 +43,6 @@ def test_gives_up_honestly_when_the_tools_do_not_show_the_evidence() -> None:
     q = PathGuidedPolicy(Plan("q?", "x", (), ("A", "B"), ("rel",), "attr"))
     q.next_turn("q?")
     q.next_turn("Tool execution result:\n" + json.dumps({"visual_matches": [{"title": "A"}]}))
-    assert call(q.next_turn(passage("A", "nothing here")))[1] == {"q": "A B"}       # one refined query
+    assert call(q.next_turn(passage("A", "nothing here")))[1] == {"q": "A rel B"}   # refined queries
+    assert call(q.next_turn(passage("A", "nothing here")))[1] == {"q": "A B"}
     assert "cannot be determined" in q.next_turn(passage("A", "still nothing"))
