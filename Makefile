@@ -11,6 +11,7 @@ comma := ,
 export HF_HUB_OFFLINE := 1
 export PREFECT_LOGGING_EXTRA_LOGGERS := tasks,warehouse,toolenv
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 
 .PHONY: install demo test test-fast test-slow test-gpu quality bench lock clean
 
