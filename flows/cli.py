@@ -96,18 +96,43 @@ def _print(cols: list[str], rows: list[tuple[Any, ...]], fmt: str, title: str | 
         out.print(t)
 
 
+LimitOpt = Annotated[int | None, typer.Option("--limit", "-n", min=1,
+                                              help="preview: at most N seeds, question items and rows per shard config")]
+
+
 @app.command()
-def run(config: ConfigOpt, data_dir: DataDirOpt = None, workers: WorkersOpt = None) -> None:
-    """Run the main job: ingest → sample paths → questions (later stages join as they land)."""
+def run(config: ConfigOpt, data_dir: DataDirOpt = None, workers: WorkersOpt = None, limit: LimitOpt = None) -> None:
+    """Run the main job: ingest → paths → questions → pool/filter/synthesis → export (shards + card)."""
     def body() -> None:
         from flows.run import run as run_flow
 
         settings, cfg = _prepare(config, data_dir)
         run_id = new_run_id("run")
-        counts = run_flow(cfg, settings.data_dir, _workers(settings, cfg, workers), run_id)
+        counts = run_flow(cfg, settings.data_dir, _workers(settings, cfg, workers), run_id, limit)
         _print(["stage outcome", "count"], sorted(counts.items()), "table", title=f"run {run_id}")
         cols, rows = queries.tables(settings.warehouse_path)
         _print(cols, rows, "table", title=f"warehouse {settings.warehouse_path}")
+        _print_export(settings.data_dir)
+    _guard(body)
+
+
+def _print_export(data_dir: Path) -> None:
+    latest = queries.latest_export(data_dir / "warehouse.duckdb")
+    if latest:
+        out.print(f"export [bold]{escape(latest[0])}[/]: {escape(latest[1])} (load with "
+                  f"datasets.load_dataset(\"{escape(latest[1])}\", \"sft\" | \"rl\"))", highlight=False)
+
+
+@app.command()
+def export(config: ConfigOpt, data_dir: DataDirOpt = None, limit: LimitOpt = None) -> None:
+    """Write SFT and RL parquet shards and the dataset card from the warehouse (unchanged exports are kept)."""
+    def body() -> None:
+        from flows.export import export as export_flow
+
+        settings, cfg = _prepare(config, data_dir)
+        counts = export_flow(cfg, settings.data_dir, limit=limit)
+        _print(["outcome", "count"], sorted(counts.items()), "table")
+        _print_export(settings.data_dir)
     _guard(body)
 
 
@@ -234,12 +259,73 @@ def named_query(name: str, data_dir: DataDirOpt = None, fmt: FormatOpt = "table"
     _print(cols, rows, fmt, title=name)
 
 
+@inspect_app.command("funnel")
+def inspect_funnel(data_dir: DataDirOpt = None, fmt: FormatOpt = "table") -> None:
+    """What every stage kept and dropped, by reason (named query `funnel`)."""
+    settings = _guard(lambda: _settings(data_dir))
+    cols, rows = _guard(lambda: queries.named(settings.warehouse_path, "funnel"))
+    _print(cols, rows, fmt, title="funnel")
+
+
+@inspect_app.command("rejects")
+def inspect_rejects(stage: Annotated[str | None, typer.Option("--stage", "-s", help="ingest, sample_paths, questions, "
+                                                              "pool, filter, synthesis, export")] = None,
+                    data_dir: DataDirOpt = None, fmt: FormatOpt = "table") -> None:
+    """Every dropped unit with its reason (named query `rejects`), optionally of one stage."""
+    settings = _guard(lambda: _settings(data_dir))
+    cols, rows = _guard(lambda: queries.named(settings.warehouse_path, "rejects", {"stage": stage}))
+    _print(cols, rows, fmt, title=f"rejects{' of ' + stage if stage else ''}")
+
+
+@inspect_app.command("item")
+def inspect_item(item_id: Annotated[str, typer.Argument(help="an item id (pool/question) or a trajectory id")],
+                 data_dir: DataDirOpt = None, fmt: FormatOpt = "table") -> None:
+    """Full provenance of one item: path, aliases, rewrites, gates, filter, trajectories, exports."""
+    settings = _guard(lambda: _settings(data_dir))
+    sections = _guard(lambda: queries.item(settings.warehouse_path, item_id))
+    if not sections:
+        err.print(f"[bold red]error:[/] no item or trajectory {escape(item_id)!r} in {settings.warehouse_path}")
+        raise typer.Exit(1)
+    if fmt == "json":
+        doc = {name: [dict(zip(c, r, strict=True)) for r in rows] for name, (c, rows) in sections}
+        sys.stdout.write(json.dumps(doc, default=str, indent=2) + "\n")
+        return
+    for name, (cols, rows) in sections:
+        _print(cols, rows, fmt, title=name)
+
+
 @app.command()
 def sql(statement: str, data_dir: DataDirOpt = None, fmt: FormatOpt = "table") -> None:
     """Run read-only SQL against the warehouse and print the result."""
     settings = _guard(lambda: _settings(data_dir))
     cols, rows = _guard(lambda: queries.sql(settings.warehouse_path, statement))
     _print(cols, rows, fmt)
+
+
+@app.command()
+def publish(repo_id: Annotated[str, typer.Option("--repo-id", help="dataset repo on the Hub: ORG/NAME")],
+            export_name: Annotated[str | None, typer.Option("--export", help="export folder name under "
+                                                            "<data-dir>/export (default: the newest)")] = None,
+            data_dir: DataDirOpt = None,
+            private: Annotated[bool, typer.Option("--private", help="create the repo private")] = False) -> None:
+    """Upload an export (shards, card, plots, manifest) to the Hub in one commit; a no-op when already there.
+
+    The token comes only from the environment (SEARCHVL_HF_TOKEN or HF_TOKEN), the endpoint from
+    SEARCHVL_HUB_ENDPOINT (default huggingface.co); a missing token fails before anything runs.
+    """
+    def body() -> None:
+        from flows.publish import publish as publish_flow
+        from tasks.publish.hub import find_export, publisher_from_settings, read_export
+
+        settings = _settings(data_dir)
+        publisher_from_settings(settings, repo_id, private=private)      # fail fast: token present
+        read_export(find_export(settings.export_dir, export_name))       # fail fast: export complete
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        res = publish_flow(repo_id, export_name, settings.data_dir, private)
+        verb = "published" if res["status"] == "committed" else "unchanged, no commit:"
+        out.print(f"{verb} {escape(res['export'])} → {escape(res['url'])} @ {res['commit'][:12]} "
+                  f"({res['files']} files)", highlight=False)
+    _guard(body)
 
 
 def main() -> None:

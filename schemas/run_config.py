@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from schemas.errors import ConfigError
 from schemas.pool import PoolConfig
+from schemas.shards import ExportConfig
 from schemas.synthesis import FilterConfig, SynthesisConfig
 from schemas.teacher import TeacherConfig
 
@@ -158,9 +159,19 @@ class RunConfig(_Strict):
     filter: FilterConfig = FilterConfig()
     synthesis: SynthesisConfig = SynthesisConfig()
     teacher: TeacherConfig = TeacherConfig()
+    export: ExportConfig = ExportConfig()
 
     def config_hash(self) -> str:
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+    def preview(self, limit: int) -> RunConfig:
+        """The same run cut down to ``limit`` seeds and question items, named ``<name>-preview``."""
+        seeds = min(self.sampling.max_seeds or limit, limit)
+        items = min(self.questions.max_items or limit, limit)
+        return self.model_copy(update={
+            "name": f"{self.name}-preview",
+            "sampling": self.sampling.model_copy(update={"max_seeds": seeds}),
+            "questions": self.questions.model_copy(update={"max_items": items})})
 
     def as_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,7 +25,10 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint for data-construction")
     llm_api_key: SecretStr | None = None
     llm_timeout_s: float = Field(default=60.0, gt=0)
-    hf_token: SecretStr | None = None
+    hf_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SEARCHVL_HF_TOKEN", "HF_TOKEN"),
+                                       description="Hub write token for publish (SEARCHVL_HF_TOKEN, else HF_TOKEN)")
+    hub_endpoint: str | None = Field(default=None, description="Hub-compatible endpoint for publish; None = "
+                                     "huggingface_hub's default (HF_ENDPOINT, else https://huggingface.co)")
 
     @property
     def warehouse_path(self) -> Path:

@@ -185,3 +185,16 @@ class ExportManifest(_Frozen):
     files: list[ShardFile]
     offline_fallbacks: list[str]
     created_at: str
+
+
+class ExportConfig(_Frozen):
+    """Export stage (PAPER.md §6.5-6.6, §12.E). Sizes default to the paper's sets; the folder name states
+    the real counts (``<run name>-sft<N>-rl<M>``)."""
+
+    sft_size: int = Field(default=36_000, ge=0, description="max SFT trajectories (paper: 36,592)")
+    rl_size: int = Field(default=8_000, ge=0, description="max RL items (paper: 8K)")
+    validation_fraction: float = Field(default=0.1, ge=0.0, lt=1.0, description="RL split [C]: 90/10")
+    seed: int = Field(default=42, description="RL sampling and split seed [C]: 42")
+    max_shard_bytes: int = Field(default=256 * 2**20, ge=1, description="parquet shard size bound")
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$",
+                             description="folder name; default <run name>-sft<N>-rl<M>")

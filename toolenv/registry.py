@@ -48,6 +48,16 @@ class ToolRegistry:
         return [tool.schema() for tool in self]
 
 
+PAPER_TOOLS: tuple[type[AnyTool], ...] = (CropTool, SharpenTool, SuperResolutionTool, PerspectiveCorrectTool,
+                                          LayoutParsingTool, TextSearchTool, ImageSearchTool)
+
+
+def paper_tool_schemas() -> list[dict[str, Any]]:
+    """The seven tools' schemas in ``default_registry`` order, without building any backend (export and
+    training render the agent prompt from these)."""
+    return [cls.schema() for cls in PAPER_TOOLS]
+
+
 def default_registry(config: EnvConfig, *, text_search: TextSearch | None = None,
                      image_search: ImageSearch | None = None, ocr: OcrEngine | None = None,
                      summarizer: Summarizer | None = None) -> ToolRegistry:

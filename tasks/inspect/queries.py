@@ -32,3 +32,21 @@ def sql(warehouse: Path, text: str) -> Rows:
     """Run one statement on a read-only connection (writes fail with DuckDB's own error)."""
     with db.snapshot(warehouse) as con:
         return db.run_sql(con, text)
+
+
+def item(warehouse: Path, item_id: str) -> list[tuple[str, Rows]]:
+    """Full provenance of one item (or trajectory), section by section."""
+    from warehouse.items import item_sections
+
+    with db.snapshot(warehouse) as con:
+        return item_sections(con, item_id)
+
+
+def latest_export(warehouse: Path) -> tuple[str, str] | None:
+    """``(name, folder)`` of the newest export, if the warehouse exists and has one."""
+    if not warehouse.exists():
+        return None
+    from warehouse.items import latest_export as latest
+
+    with db.snapshot(warehouse) as con:
+        return latest(con)

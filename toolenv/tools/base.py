@@ -66,11 +66,12 @@ class Tool(ABC, Generic[A]):
     def run(self, args: A, ctx: ToolContext) -> ToolOutput:
         """Execute the tool. Raise ``ToolError`` for failures the model should see."""
 
-    def schema(self) -> dict[str, Any]:
+    @classmethod
+    def schema(cls) -> dict[str, Any]:
         """The OpenAI-style function schema (``tools=`` / the ``<tools>`` block) from the args model."""
-        params = _strip_titles(self.args_model.model_json_schema())
+        params = _strip_titles(cls.args_model.model_json_schema())
         params.pop("description", None)
-        return {"type": "function", "function": {"name": self.name, "description": self.description,
+        return {"type": "function", "function": {"name": cls.name, "description": cls.description,
                                                  "parameters": params}}
 
 

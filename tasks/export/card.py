@@ -1,0 +1,113 @@
+"""The dataset card (``README.md``) and its plots, generated from the warehouse and the written rows."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+# label -> what the offline stand-in is (labels come from the rows' method / model columns)
+FALLBACKS: dict[str, str] = {
+    "rule-based": "rule-based question writing and fuzzy rewriting (templates + lead-sentence/infobox descriptors)",
+    "heuristic": "heuristic image relevance (infobox image of the anchor's page, caption/file-name agreement) "
+                 "instead of CLIP",
+    "path-guided": "path-guided offline policy (uses the item's hidden path to make real tool calls) instead "
+                   "of a teacher model",
+    "alias-match": "alias-aware normalised string match instead of an LLM answer judge",
+    "rules": "documented rule-based process judge instead of an LLM rubric",
+    "lanczos": "Lanczos + unsharp upscaling instead of EDSR (no EDSR weights configured)",
+}
+
+
+@dataclass
+class CardData:
+    name: str
+    title: str
+    run_id: str
+    export_hash: str
+    schema_version: str
+    sft_rows: int
+    rl_train: int
+    rl_validation: int
+    sft_size: int
+    rl_size: int
+    validation_pct: int
+    seed: int
+    load_path: str
+    funnel: list[tuple[str, str, str, int]]
+    gates: list[tuple[str, int, float]]
+    usage: dict[str, Any]
+    labels: dict[str, list[str]]
+    articles: list[tuple[str, str, int | None, str | None]]
+    images: list[tuple[str, str | None, str | None, str | None]]
+    run_config: str | None
+    hops: list[int] = field(default_factory=list)
+    tool_calls: list[int] = field(default_factory=list)
+    tools_used: Counter[str] = field(default_factory=Counter)
+
+
+def fallbacks(labels: dict[str, list[str]]) -> list[dict[str, str]]:
+    """Stages whose recorded label is an offline stand-in."""
+    out = []
+    for stage, values in sorted(labels.items()):
+        for label in values:
+            key = label.split(":", 1)[0]
+            if key in FALLBACKS:
+                out.append({"stage": stage, "label": label, "what": FALLBACKS[key]})
+    return out
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")):
+        if n < limit:
+            return name
+    return "100K<n<1M"
+
+
+def plot_histograms(folder: Path, data: CardData) -> list[Path]:
+    """``plots/hops.png`` and ``plots/tool_calls.png`` (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (folder / "plots").mkdir(parents=True, exist_ok=True)
+    out = []
+    for fname, values, xlabel, title in (
+            ("hops.png", data.hops, "hops (anchor → answer)", "Hops per exported item"),
+            ("tool_calls.png", data.tool_calls, "tool calls", "Tool calls per SFT trajectory")):
+        fig, ax = plt.subplots(figsize=(5, 3), dpi=100)
+        if values:
+            lo, hi = min(values), max(values)
+            ax.hist(values, bins=[b - 0.5 for b in range(lo, hi + 2)], rwidth=0.8, color="#4472c4")
+            ax.set_xticks(range(lo, hi + 1))
+        else:
+            ax.text(0.5, 0.5, "no rows", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("count")
+        ax.set_title(title)
+        fig.tight_layout()
+        path = folder / "plots" / fname
+        fig.savefig(path, metadata={"Software": None})
+        plt.close(fig)
+        out.append(path)
+    return out
+
+
+def render_card(data: CardData) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, autoescape=False)
+    usage_rows = [(k.replace("_", " "), v) for k, v in data.usage.items()]
+    avg = round(sum(data.tool_calls) / len(data.tool_calls), 2) if data.tool_calls else 0
+    run_config = json.dumps(json.loads(data.run_config), indent=2, sort_keys=True) if data.run_config else "{}"
+    return env.get_template("card.md.j2").render(
+        **{k: getattr(data, k) for k in ("name", "title", "run_id", "export_hash", "schema_version", "sft_rows",
+                                         "rl_train", "rl_validation", "sft_size", "rl_size", "validation_pct",
+                                         "seed", "load_path", "funnel", "gates", "articles", "images")},
+        size_category=_size_category(data.sft_rows + data.rl_train + data.rl_validation),
+        fallbacks=fallbacks(data.labels), usage=usage_rows, avg_tool_calls=avg,
+        tools_used=sorted(data.tools_used.items(), key=lambda kv: (-kv[1], kv[0])), run_config=run_config)
