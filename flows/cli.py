@@ -96,8 +96,8 @@ def _print(cols: list[str], rows: list[tuple[Any, ...]], fmt: str, title: str | 
         out.print(t)
 
 
-LimitOpt = Annotated[int | None, typer.Option("--limit", "-n", min=1,
-                                              help="preview: at most N seeds, question items and rows per shard config")]
+LimitOpt = Annotated[int | None, typer.Option(
+    "--limit", "-n", min=1, help="preview: at most N seeds, question items and rows per shard config")]
 
 
 @app.command()
@@ -325,6 +325,23 @@ def publish(repo_id: Annotated[str, typer.Option("--repo-id", help="dataset repo
         verb = "published" if res["status"] == "committed" else "unchanged, no commit:"
         out.print(f"{verb} {escape(res['export'])} → {escape(res['url'])} @ {res['commit'][:12]} "
                   f"({res['files']} files)", highlight=False)
+    _guard(body)
+
+
+@app.command("train")
+def train_cmd(recipe: Annotated[Path, typer.Option("--recipe", "-r", help="training/recipes/*.yaml")],
+              output_dir: Annotated[Path | None, typer.Option("--output-dir", help="override train.output_dir")] = None,
+              export_dir: Annotated[Path | None, typer.Option("--export-dir", help="RL export folder")] = None,
+              index_dir: Annotated[Path | None, typer.Option("--index-dir", help="<data_dir>/indexes")] = None,
+              max_steps: Annotated[int | None, typer.Option("--max-steps")] = None) -> None:
+    """Fatal-aware GRPO on the exported RL shards (runs `python -m training.grpo` as a subprocess)."""
+    def body() -> None:
+        from flows.train import train
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        final = train(str(recipe), output_dir, export_dir, index_dir, max_steps)
+        out.print(f"trained: {final or 'see the recipe output_dir'}")
+
     _guard(body)
 
 

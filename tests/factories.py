@@ -148,3 +148,51 @@ def corpus_through_pool(con: Connection, data_dir: Path, config_path: Path) -> N
     ingest_and_sample(con, data_dir, cfg.ingest.sources[0], cfg.sampling, cfg.ingest)
     question_all(con, cfg.questions, "run-test", data_dir, Settings(), text_index)
     build_pool(con, cfg.pool, "run-test", data_dir)
+
+
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "flows/configs/demo.yaml"
+
+
+def corpus_through_synthesis(con: Connection, data_dir: Path, config_path: Path = DEMO_CONFIG
+                             ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+    """The bundled corpus through the shortcut filter, enhancement and offline synthesis (no Prefect);
+    returns the filter's and synthesis's outcome counts. Expects ``corpus_through_pool`` to have run."""
+    from schemas.run_config import load_run_config
+    from schemas.settings import Settings
+    from tasks.filter.stage import filter_hash, filter_pool
+    from tasks.pool.stage import enhance_pool
+    from tasks.synthesize.models import filter_models, synthesis_models
+    from tasks.synthesize.stage import synthesize_pool
+    from tasks.tooling import build_tool_env, load_indexes
+    from warehouse.synthesis import kept_item_ids
+
+    cfg = load_run_config(config_path)
+    fm = filter_models(con, Settings(), cfg.teacher, cfg.filter, None, "run-test")
+    env = build_tool_env(con, data_dir)
+    filtered = filter_pool(con, cfg.filter, "run-test", data_dir, env, fm.make_solver, fm.judge)
+    fhash = filter_hash(cfg.filter)
+    enhance_pool(con, cfg.pool, "run-test", kept_item_ids(con, fhash), data_dir)
+    models = synthesis_models(con, Settings(), cfg.teacher, cfg.synthesis, "run-test")
+    indexes = load_indexes(con, data_dir)
+    made = synthesize_pool(con, cfg.synthesis, "run-test", data_dir, fhash,
+                           lambda: build_tool_env(con, data_dir, indexes=indexes), models)
+    return dict(filtered), dict(made)
+
+
+def exported_demo(tmp_path: Path, config_path: Path = DEMO_CONFIG) -> Path:
+    """The bundled corpus through every stage and the export (no Prefect). Returns the export folder
+    (``<tmp_path>/data/export/<name>/``); the data dir (warehouse, images, indexes) is its grandparent."""
+    from schemas.run_config import load_run_config
+    from tasks.export.stage import export_dataset
+    from tasks.filter.stage import filter_hash
+    from warehouse.db import connect
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cfg = load_run_config(config_path)
+    with connect(data_dir / "warehouse.duckdb") as con:
+        corpus_through_pool(con, data_dir, config_path)
+        corpus_through_synthesis(con, data_dir, config_path)
+        res = export_dataset(con, data_dir, cfg.export, filter_hash(cfg.filter), "run-test", cfg.name,
+                             cfg.synthesis.date)
+    return res.folder

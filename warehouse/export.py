@@ -235,7 +235,8 @@ def usage(con: Connection) -> dict[str, Any]:
     traj = con.execute("""SELECT count(*), coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0)
                           FROM trajectories""").fetchone()
     tools = con.execute("SELECT count(*) FROM tool_calls").fetchone()
-    assert calls is not None and traj is not None and tools is not None
+    if calls is None or traj is None or tools is None:
+        raise RuntimeError("aggregate query returned no row")
     return {"model_calls": int(calls[0]), "prompt_tokens": int(calls[1]), "completion_tokens": int(calls[2]),
             "cost_usd": float(calls[3]), "trajectories": int(traj[0]), "trajectory_prompt_tokens": int(traj[1]),
             "trajectory_completion_tokens": int(traj[2]), "cached_tool_calls": int(tools[0])}

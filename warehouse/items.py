@@ -14,8 +14,10 @@ SECTIONS: dict[str, str] = {
     "question": """SELECT item_id, status, reject_stage, reject_reason, method, canonical, rewritten, question, answer,
                           obfuscated, image_file_name, image_license, image_method, image_score, questions_hash
                    FROM question_items WHERE item_id = $id""",
-    "path": """SELECT p.path_id, p.wiki, p.domain, p.hops, list_transform(p.nodes, lambda n: n.role || ': ' || n.title) AS nodes,
-                      list_transform(p.edges, lambda e: e.src || ' -[' || coalesce(e.relation, '') || ']-> ' || e.dst) AS edges,
+    "path": """SELECT p.path_id, p.wiki, p.domain, p.hops,
+                      list_transform(p.nodes, lambda n: n.role || ': ' || n.title) AS nodes,
+                      list_transform(p.edges, lambda e: e.src || ' -[' || coalesce(e.relation, '') || ']-> ' || e.dst)
+                          AS edges,
                       p.answer_attribute, p.answer
                FROM paths p JOIN question_items q USING (path_id) WHERE q.item_id = $id""",
     "aliases": """SELECT a.title, list(DISTINCT a.alias ORDER BY a.alias) AS aliases
@@ -33,9 +35,11 @@ SECTIONS: dict[str, str] = {
     "trajectories": """SELECT trajectory_id, rollout, teacher, finish_reason, tool_calls, tools_used, final_answer,
                               answer_correct, process_score, status, reject_reason
                        FROM trajectories WHERE item_id = $id OR trajectory_id = $id ORDER BY rollout""",
-    "exports": """SELECT e.name, r.config, r.split, r.row_id, r.shard FROM export_rows r JOIN exports e USING (export_id)
+    "exports": """SELECT e.name, r.config, r.split, r.row_id, r.shard
+                  FROM export_rows r JOIN exports e USING (export_id)
                   WHERE r.item_id = $id OR r.row_id = $id ORDER BY e.created_at DESC, r.config""",
-    "rejects": "SELECT stage, unit_id, reason, detail FROM rejects WHERE unit_id = $id OR ends_with(unit_id, ':' || $id)",
+    "rejects": """SELECT stage, unit_id, reason, detail FROM rejects
+                  WHERE unit_id = $id OR ends_with(unit_id, ':' || $id)""",
 }
 
 

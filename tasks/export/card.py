@@ -48,6 +48,29 @@ class CardData:
     hops: list[int] = field(default_factory=list)
     tool_calls: list[int] = field(default_factory=list)
     tools_used: Counter[str] = field(default_factory=Counter)
+    split_bytes: dict[tuple[str, str], int] = field(default_factory=dict)   # (config, split) -> parquet bytes
+
+
+def dataset_info_yaml(data: CardData) -> str:
+    """The ``dataset_info`` front-matter list: features, split sizes and bytes per config. Besides documenting
+    the schema, it makes ``datasets``' local cache key change when the shards change (the key hashes the card's
+    ``configs`` and ``dataset_info``, not the files), so a re-export under the same name never loads stale rows."""
+    import yaml
+    from datasets import DatasetInfo, SplitDict, SplitInfo
+
+    from tasks.export.shards import features
+
+    rows = {("sft", "train"): data.sft_rows, ("rl", "train"): data.rl_train, ("rl", "validation"): data.rl_validation}
+    infos = []
+    for config in ("sft", "rl"):
+        splits = SplitDict()
+        for (c, split), n in rows.items():
+            if c == config and (split == "train" or n):
+                splits.add(SplitInfo(name=split, num_bytes=data.split_bytes.get((c, split), 0), num_examples=n))
+        size = sum(b for (c, _), b in data.split_bytes.items() if c == config)
+        infos.append(DatasetInfo(features=features(config), splits=splits, download_size=size, dataset_size=size,
+                                 config_name=config)._to_yaml_dict())
+    return yaml.safe_dump(infos, sort_keys=False, allow_unicode=True).rstrip()
 
 
 def fallbacks(labels: dict[str, list[str]]) -> list[dict[str, str]]:
@@ -108,6 +131,7 @@ def render_card(data: CardData) -> str:
         **{k: getattr(data, k) for k in ("name", "title", "run_id", "export_hash", "schema_version", "sft_rows",
                                          "rl_train", "rl_validation", "sft_size", "rl_size", "validation_pct",
                                          "seed", "load_path", "funnel", "gates", "articles", "images")},
+        dataset_info_yaml=dataset_info_yaml(data),
         size_category=_size_category(data.sft_rows + data.rl_train + data.rl_validation),
         fallbacks=fallbacks(data.labels), usage=usage_rows, avg_tool_calls=avg,
         tools_used=sorted(data.tools_used.items(), key=lambda kv: (-kv[1], kv[0])), run_config=run_config)

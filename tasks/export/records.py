@@ -49,10 +49,10 @@ class ExportRowError(ValueError):
 
 def tools_from_system(system: str) -> list[dict[str, object]]:
     """The tool schemas inside the system prompt's ``<tools>`` block: what the teacher actually saw."""
-    m = _TOOLS.search(system)
-    if not m:
+    blocks = [b for b in _TOOLS.findall(system) if b.strip()]   # the prose mentions an empty <tools></tools>
+    if not blocks:
         return []
-    return [json.loads(line) for line in m.group(1).splitlines() if line.strip()]
+    return [json.loads(line) for line in blocks[-1].splitlines() if line.strip()]
 
 
 def _unwrap(observation: str) -> str:

@@ -57,7 +57,8 @@ def _hash(cfg: ExportConfig, sft: Sequence[wx.SftCandidate], rl: Sequence[wx.RlC
     h = hashlib.sha256()
     h.update(json.dumps({"schema": SHARD_SCHEMA_VERSION, "cfg": cfg.model_dump(mode="json"), "run": run_name},
                         sort_keys=True).encode())
-    for part in (*sft, *rl, *(facts[k] for k in sorted(facts))):
+    parts: list[wx.SftCandidate | wx.RlCandidate | wx.ItemFacts] = [*sft, *rl, *(facts[k] for k in sorted(facts))]
+    for part in parts:
         h.update(json.dumps(asdict(part), sort_keys=True, default=str).encode())
     return h.hexdigest()[:20]
 
@@ -150,7 +151,7 @@ def export_dataset(con: Connection, data_dir: Path, cfg: ExportConfig, filter_ha
     rl_counts = {split: sum(s.rows for s in shards.get(("rl", split), [])) for split in ("train", "validation")}
     name = cfg.name or f"{run_name}-sft{n_sft}-rl{sum(rl_counts.values())}"
     final = root / name
-    files = [ShardFile(config=c, split=sp, path=str(s.path.relative_to(tmp)), rows=s.rows,  # type: ignore[arg-type]
+    files = [ShardFile(config=c, split=sp, path=str(s.path.relative_to(tmp)), rows=s.rows,
                        sha256=file_sha256(s.path))
              for (c, sp), lst in shards.items() for s in lst]
     data = cards.CardData(
@@ -162,7 +163,8 @@ def export_dataset(con: Connection, data_dir: Path, cfg: ExportConfig, filter_ha
         labels=wx.labels(con), articles=wx.text_attribution(con, sorted({n[0] for f in facts.values()
                                                                          for n in f.nodes})),
         images=wx.image_licences(con, shas), run_config=wx.latest_run_config(con), hops=hops,
-        tool_calls=tool_calls, tools_used=tools_used)
+        tool_calls=tool_calls, tools_used=tools_used,
+        split_bytes={key: sum(s.path.stat().st_size for s in lst) for key, lst in shards.items()})
     cards.plot_histograms(tmp, data)
     (tmp / "README.md").write_text(cards.render_card(data).lstrip(), encoding="utf-8")
     manifest = ExportManifest(name=name, run_id=run_id, export_hash=export_hash, sft_rows=n_sft, rl_rows=rl_counts,

@@ -7,33 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from schemas.run_config import load_run_config
-from schemas.settings import Settings
-from tasks.filter.stage import filter_hash, filter_pool
-from tasks.pool.stage import enhance_pool
-from tasks.synthesize.models import filter_models, synthesis_models
-from tasks.synthesize.stage import synthesize_pool
-from tasks.tooling import build_tool_env, load_indexes
-from tests.factories import corpus_through_pool
+from tests.factories import corpus_through_pool, corpus_through_synthesis
 from warehouse.db import Connection, run_query
-from warehouse.synthesis import kept_item_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "flows/configs/demo.yaml"
 
 
 def run_stages(con: Connection, data_dir: Path) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
-    cfg = load_run_config(DEMO)
-    fm = filter_models(con, Settings(), cfg.teacher, cfg.filter, None, "run-test")
-    env = build_tool_env(con, data_dir)
-    filtered = filter_pool(con, cfg.filter, "run-test", data_dir, env, fm.make_solver, fm.judge)
-    fhash = filter_hash(cfg.filter)
-    enhance_pool(con, cfg.pool, "run-test", kept_item_ids(con, fhash), data_dir)
-    models = synthesis_models(con, Settings(), cfg.teacher, cfg.synthesis, "run-test")
-    indexes = load_indexes(con, data_dir)
-    made = synthesize_pool(con, cfg.synthesis, "run-test", data_dir, fhash,
-                           lambda: build_tool_env(con, data_dir, indexes=indexes), models)
-    return dict(filtered), dict(made)
+    return corpus_through_synthesis(con, data_dir, DEMO)
 
 
 @pytest.fixture

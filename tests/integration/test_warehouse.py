@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -76,7 +77,7 @@ def test_second_writer_gets_a_clear_error_and_readers_get_a_snapshot(tmp_path: P
 def test_every_named_query_runs_on_an_empty_warehouse(warehouse: db.Connection) -> None:
     for name in db.query_names():
         sql = db.load_query(name)
-        params = {"wiki": "enwiki"} if "$wiki" in sql else None
+        params = {k: "enwiki" if k == "wiki" else None for k in re.findall(r"\$(\w+)", sql)} or None
         db.run_query(warehouse, name, params)
 
 

@@ -13,7 +13,8 @@ runner = CliRunner()
 
 
 @pytest.mark.parametrize("cmd", [[], ["run"], ["ingest"], ["sample-paths"], ["inspect"], ["inspect", "query"],
-                                 ["sql"], ["validate-config"]])
+                                 ["sql"], ["validate-config"], ["export"], ["inspect", "funnel"],
+                                 ["inspect", "rejects"], ["inspect", "item"]])
 def test_every_command_has_help(cmd: list[str]) -> None:
     res = runner.invoke(app, [*cmd, "--help"])
     assert res.exit_code == 0
