@@ -49,6 +49,7 @@ bench: install
 	$(PY) -m benchmarks.tools
 	$(PY) -m benchmarks.text_search
 	$(PY) -m benchmarks.teacher_concurrency
+	$(PY) -m benchmarks.export
 
 # Re-pin every transitive dependency from the current environment.
 lock: install

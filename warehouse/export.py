@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pyarrow as pa
+
 from warehouse.db import Connection, run_query
 
 
@@ -207,8 +209,12 @@ def record_export(con: Connection, export_id: str, name: str, run_id: str, folde
                      rl_rows.get("validation", 0), shard_files, size, json.dumps(config, sort_keys=True),
                      datetime.now(UTC)])
         if rows:
-            con.executemany("INSERT INTO export_rows VALUES (?, ?, ?, ?, ?, ?)",
-                            [[export_id, *r] for r in rows])
+            cols = list(zip(*rows, strict=True))
+            batch = pa.table({"export_id": [export_id] * len(rows), "config": cols[0], "split": cols[1],
+                              "row_id": cols[2], "item_id": cols[3], "shard": cols[4]})
+            con.register("_export_rows_batch", batch)
+            con.execute("INSERT INTO export_rows SELECT * FROM _export_rows_batch")
+            con.unregister("_export_rows_batch")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

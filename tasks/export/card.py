@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from PIL import Image, ImageDraw, ImageFont
 
 # label -> what the offline stand-in is (labels come from the rows' method / model columns)
 FALLBACKS: dict[str, str] = {
@@ -91,32 +92,45 @@ def _size_category(n: int) -> str:
     return "100K<n<1M"
 
 
+def _histogram(values: list[int], title: str, xlabel: str, path: Path) -> None:
+    """A bar chart of integer counts drawn with PIL (no plotting stack in the export path)."""
+    w, h, left, right, top, bottom = 560, 320, 56, 20, 40, 56
+    im = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(im)
+    font = ImageFont.load_default(size=14)
+    small = ImageFont.load_default(size=12)
+    d.text((w // 2, 12), title, fill="black", font=font, anchor="mt")
+    d.text((w // 2, h - 10), xlabel, fill="black", font=small, anchor="mb")
+    d.text((4, (top + h - bottom) // 2), "count", fill="black", font=small, anchor="lm")
+    x0, x1, y0, y1 = left, w - right, top, h - bottom
+    d.line([(x0, y0), (x0, y1), (x1, y1)], fill="black", width=1)
+    if not values:
+        d.text(((x0 + x1) // 2, (y0 + y1) // 2), "no rows", fill="gray", font=font, anchor="mm")
+    else:
+        counts = Counter(values)
+        lo, hi = min(counts), max(counts)
+        peak = max(counts.values())
+        slot = (x1 - x0) / (hi - lo + 1)
+        for k, v in enumerate(range(lo, hi + 1)):
+            n = counts.get(v, 0)
+            bx = x0 + k * slot
+            by = y1 - (y1 - y0 - 16) * n / peak
+            if n:
+                d.rectangle([bx + slot * 0.12, by, bx + slot * 0.88, y1 - 1], fill="#4472c4")
+                d.text((bx + slot / 2, by - 3), str(n), fill="black", font=small, anchor="mb")
+            d.text((bx + slot / 2, y1 + 4), str(v), fill="black", font=small, anchor="mt")
+    im.save(path, format="PNG", optimize=True)
+
+
 def plot_histograms(folder: Path, data: CardData) -> list[Path]:
-    """``plots/hops.png`` and ``plots/tool_calls.png`` (matplotlib, Agg backend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """``plots/hops.png`` and ``plots/tool_calls.png``."""
     (folder / "plots").mkdir(parents=True, exist_ok=True)
     out = []
     for fname, values, xlabel, title in (
-            ("hops.png", data.hops, "hops (anchor → answer)", "Hops per exported item"),
+            ("hops.png", data.hops, "hops (anchor -> answer)", "Hops per exported item"),
             ("tool_calls.png", data.tool_calls, "tool calls", "Tool calls per SFT trajectory")):
-        fig, ax = plt.subplots(figsize=(5, 3), dpi=100)
-        if values:
-            lo, hi = min(values), max(values)
-            ax.hist(values, bins=[b - 0.5 for b in range(lo, hi + 2)], rwidth=0.8, color="#4472c4")
-            ax.set_xticks(range(lo, hi + 1))
-        else:
-            ax.text(0.5, 0.5, "no rows", ha="center", va="center", transform=ax.transAxes)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel("count")
-        ax.set_title(title)
-        fig.tight_layout()
         path = folder / "plots" / fname
-        fig.savefig(path, metadata={"Software": None})
-        plt.close(fig)
+        _histogram(values, title, xlabel, path)
         out.append(path)
     return out
 

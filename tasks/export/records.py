@@ -15,6 +15,7 @@ system prompt + user turn) that chat-template RL trainers read directly.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -36,7 +37,6 @@ from toolenv.protocol import ToolCall, parse_turn
 from warehouse.export import ItemFacts, RlCandidate, SftCandidate
 
 IMAGE = "<image>"
-_WRAPPER = re.compile(r"^<tool_response>\n?(.*?)\n?</tool_response>$", re.DOTALL)
 _TOOL_CALL = re.compile(r"\s*<tool_call>.*?</tool_call>\s*", re.DOTALL)
 _TOOLS = re.compile(r"<tools>(.*?)</tools>", re.DOTALL)
 
@@ -45,6 +45,11 @@ ImageLoader = Callable[[str], ImageBytes]
 
 class ExportRowError(ValueError):
     """A candidate that cannot become a valid shard row (recorded as a reject, never written)."""
+
+
+@functools.lru_cache(maxsize=8)
+def _tools_json(system: str) -> str:
+    return json.dumps(tools_from_system(system))
 
 
 def tools_from_system(system: str) -> list[dict[str, object]]:
@@ -56,8 +61,11 @@ def tools_from_system(system: str) -> list[dict[str, object]]:
 
 
 def _unwrap(observation: str) -> str:
-    m = _WRAPPER.match(observation.strip())
-    return m.group(1) if m else observation
+    text = observation.strip()
+    head, tail = "<tool_response>", "</tool_response>"
+    if text.startswith(head) and text.endswith(tail):
+        return text[len(head):-len(tail)].strip("\n")
+    return observation
 
 
 def _with_images(text: str, n: int) -> str:
@@ -130,7 +138,7 @@ def sft_row(c: SftCandidate, facts: ItemFacts, load: ImageLoader) -> SftRow:
         raise ExportRowError("trajectory does not end with an assistant turn")
     try:
         return SftRow(id=c.trajectory_id, item_id=c.item_id, messages=messages, conversations=conversations,
-                      images=images, system=system, tools=json.dumps(tools_from_system(system)), answer=c.answer,
+                      images=images, system=system, tools=_tools_json(system), answer=c.answer,
                       tool_calls=c.tool_calls, source=c.source,
                       provenance=provenance(facts, teacher=c.teacher, answer_judge=c.answer_judge,
                                             process_judge=c.process_judge, process_score=c.process_score,

@@ -12,8 +12,8 @@ import json
 import random
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from warehouse import export as wx
 from warehouse.db import Connection
 from warehouse.rejects import upsert_rejects
 
-Progress = Callable[[int], None]
+ShardWriter = Callable[[Path, str, str, Iterable[SftRow | RlRow], int], list[WrittenShard]]
 
 
 class ExportError(PipelineError):
@@ -58,8 +58,8 @@ def _hash(cfg: ExportConfig, sft: Sequence[wx.SftCandidate], rl: Sequence[wx.RlC
     h.update(json.dumps({"schema": SHARD_SCHEMA_VERSION, "cfg": cfg.model_dump(mode="json"), "run": run_name},
                         sort_keys=True).encode())
     parts: list[wx.SftCandidate | wx.RlCandidate | wx.ItemFacts] = [*sft, *rl, *(facts[k] for k in sorted(facts))]
-    for part in parts:
-        h.update(json.dumps(asdict(part), sort_keys=True, default=str).encode())
+    for part in parts:                  # dataclass reprs: deterministic, field by field, and cheap
+        h.update(repr(part).encode())
     return h.hexdigest()[:20]
 
 
@@ -81,8 +81,10 @@ def _loader(con: Connection, data_dir: Path, shas: Sequence[str]) -> Callable[[s
 
 
 def export_dataset(con: Connection, data_dir: Path, cfg: ExportConfig, filter_hash: str, run_id: str,
-                   run_name: str, prompt_date: str, limit: int | None = None) -> ExportResult:
-    """Write ``<data_dir>/export/<name>/`` from the warehouse; record it in ``exports`` / ``export_rows``."""
+                   run_name: str, prompt_date: str, limit: int | None = None,
+                   writer: ShardWriter = write_shards) -> ExportResult:
+    """Write ``<data_dir>/export/<name>/`` from the warehouse; record it in ``exports`` / ``export_rows``.
+    ``writer`` writes one config/split's rows as shards (``benchmarks/export.py`` swaps in datasets' writer)."""
     sft_all = wx.sft_candidates(con)
     rl_all = wx.rl_candidates(con, filter_hash)
     sft_size = min(cfg.sft_size, limit) if limit else cfg.sft_size
@@ -141,11 +143,11 @@ def export_dataset(con: Connection, data_dir: Path, cfg: ExportConfig, filter_ha
     tmp = root / f".tmp-{export_hash}"
     shutil.rmtree(tmp, ignore_errors=True)
     shards: dict[tuple[str, str], list[WrittenShard]] = {
-        ("sft", "train"): write_shards(tmp, "sft", "train", sft_rows(), cfg.max_shard_bytes),
-        ("rl", "train"): write_shards(tmp, "rl", "train", rl_rows("train"), cfg.max_shard_bytes),
+        ("sft", "train"): writer(tmp, "sft", "train", sft_rows(), cfg.max_shard_bytes),
+        ("rl", "train"): writer(tmp, "rl", "train", rl_rows("train"), cfg.max_shard_bytes),
     }
     if any(s == "validation" for s in splits.values()):
-        shards[("rl", "validation")] = write_shards(tmp, "rl", "validation", rl_rows("validation"),
+        shards[("rl", "validation")] = writer(tmp, "rl", "validation", rl_rows("validation"),
                                                     cfg.max_shard_bytes)
     n_sft = sum(s.rows for s in shards[("sft", "train")])
     rl_counts = {split: sum(s.rows for s in shards.get(("rl", split), [])) for split in ("train", "validation")}
