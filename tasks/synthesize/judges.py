@@ -26,51 +26,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 
 from prompts import RenderedPrompt, render
-from schemas.synthesis import JudgeVerdict, ProcessVerdict, Trajectory, TurnRecord
-from tasks.synthesize.answers import extract_answer, fold, found_in
-from tasks.synthesize.path_guided import match_titles, passages
+from schemas.synthesis import JudgeVerdict, ProcessVerdict, Trajectory
+from toolenv.judging import RULES, process_rules, tool_steps
 
-RULES = "rules"
-_SEARCHES = ("text_search", "image_search")
+__all__ = ["RULES", "answer_prompt", "parse_answer_verdict", "parse_process_verdict", "process_prompt",
+           "process_rules", "reasons_json", "tool_steps", "trajectory_summary"]
+
 _CORRECT = re.compile(r"correct\s*[:=]\s*\**\s*(yes|no)\b", re.IGNORECASE)
 _SCORE = re.compile(r"score\s*[:=]\s*\**\s*([01](?:\.\d+)?|\.\d+)", re.IGNORECASE)
-
-
-def tool_steps(turns: Sequence[TurnRecord]) -> list[TurnRecord]:
-    return [t for t in turns if t.role == "tool"]
-
-
-def _result_names(turn: TurnRecord) -> list[str]:
-    if turn.tool == "image_search":
-        return [t for t in match_titles(turn.content) if t]
-    return [title for title, _ in passages(turn.content)]
-
-
-def process_rules(traj: Trajectory, answer: str, aliases: Sequence[str]) -> ProcessVerdict:
-    """The offline process judge (module docstring)."""
-    steps = tool_steps(traj.turns)
-    if not steps:
-        return ProcessVerdict(0.0, RULES, ("no_tool_calls",))
-    calls = [(t.tool, t.arguments) for t in steps]
-    no_repeats = 1.0 if len(set(calls)) == len(calls) else 0.0
-    no_errors = sum(t.error is None for t in steps) / len(steps)
-    later_text = [fold(" ".join(t.content for t in traj.turns[s.index + 1:] if t.role == "assistant")) for s in steps]
-    searches = [(s, later) for s, later in zip(steps, later_text, strict=True)
-                if s.tool in _SEARCHES and s.error is None]
-    used = [any(f" {fold(n)} " in f" {later} " for n in _result_names(s) if fold(n)) for s, later in searches]
-    results_used = sum(used) / len(used) if used else 1.0
-    order = [t.tool for t in steps]
-    image_then_text = 1.0 if all("text_search" in order[i + 1:] for i, name in enumerate(order)
-                                 if name == "image_search") else 0.0
-    final = traj.final_answer
-    grounded = 1.0 if final and any(found_in(t.content, extract_answer(final)) for t in steps) else 0.0
-    parts = {"no_repeats": no_repeats, "no_errors": no_errors, "results_used": results_used,
-             "image_then_text": image_then_text, "grounded_answer": grounded}
-    score = round(sum(parts.values()) / len(parts), 4)
-    return ProcessVerdict(score, RULES, tuple(f"{k}={v:.2f}" for k, v in parts.items()))
 
 
 # ----------------------------------------------------------------------------- model judges

@@ -25,16 +25,13 @@ The ``<think>`` text is generated output, not a prompt, so it is built here.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasks.synthesize.answers import fold, found_in
+from toolenv.judging import fold, found_in, match_titles, passages
 
 NAME = "path-guided"
 REPAIR = {"blur": "sharpen", "downsample": "super_resolution", "perspective": "perspective_correct"}
-_PASSAGE = re.compile(r"\[Passage \d+\]\nTitle: ([^\n]*)\nURL: [^\n]*\nSummary:\n"
-                      r"(.*?)(?=\n\n\[Passage \d+\]|\n\n\(Leakage|\Z)", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,22 +45,6 @@ class Plan:
     relations: tuple[str, ...]          # one per hop
     attribute: str
     degradation: str | None = None
-
-
-def passages(observation: str) -> list[tuple[str, str]]:
-    """``(title, summary)`` of each ``[Passage i]`` in a ``text_search`` observation."""
-    return [(t.strip(), s.strip()) for t, s in _PASSAGE.findall(observation)]
-
-
-def match_titles(observation: str) -> list[str]:
-    """Titles of the ``visual_matches`` in an ``image_search`` observation."""
-    body = observation.split("\n", 1)[1] if observation.startswith("Tool execution result:") else observation
-    start, end = body.find("{"), body.rfind("}")
-    try:
-        data = json.loads(body[start:end + 1]) if start >= 0 else {}
-    except json.JSONDecodeError:
-        return []
-    return [str(m.get("title", "")) for m in data.get("visual_matches", []) if isinstance(m, dict)]
 
 
 def mentions(text: str, name: str) -> bool:

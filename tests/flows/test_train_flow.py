@@ -1,0 +1,35 @@
+"""Flow ``train`` runs ``python -m training.grpo`` as a subprocess; a failing recipe raises with the log tail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows.train import train
+from tasks.train.launch import TrainLaunchError, run_training, train_command
+
+
+def test_failing_recipe_raises_with_log_tail(prefect_api: None, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nalgo:\n  ablation: sometimes\n")
+    log = tmp_path / "train.log"
+    with pytest.raises(TrainLaunchError, match=r"exited with code 1") as info:
+        train(str(bad), tmp_path / "out", log_path=log)
+    assert "algo.ablation" in str(info.value)          # the tail of the subprocess log is in the error
+    assert "algo.ablation" in log.read_text()          # and the whole log is on disk
+
+
+def test_tail_is_bounded(tmp_path: Path) -> None:
+    cmd = ["python", "-c", "import sys\nfor i in range(100): print(i)\nsys.exit(3)"]
+    with pytest.raises(TrainLaunchError) as info:
+        run_training(cmd, tmp_path / "x.log", tail_lines=5)
+    msg = str(info.value)
+    assert msg.endswith("95\n96\n97\n98\n99") and "\n94\n" not in msg
+    ok = run_training(["python", "-c", "print('ok')"], tmp_path / "ok.log")
+    assert ok.returncode == 0 and (tmp_path / "ok.log").read_text() == "ok\n"
+
+
+def test_train_command_flags() -> None:
+    cmd = train_command(Path("r.yaml"), output_dir=Path("o"), max_steps=2, python="py")
+    assert cmd == ["py", "-m", "training.grpo", "--recipe", "r.yaml", "--output-dir", "o", "--max-steps", "2"]

@@ -1,0 +1,119 @@
+"""GRPO recipes: versioned YAML validated into pydantic models (DESIGN.md B.1 item 3, open-r1 recipes).
+
+Every hyperparameter defaults to the paper's released value (PAPER.md §8.3, §12.H); fill-ins where the
+paper is silent are marked [S] here and listed under ``deviations`` in each recipe yaml.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from training.advantages import Ablation, Estimator
+from training.fatal import FatalAt
+from training.loss import Aggregation
+
+
+class RecipeError(ValueError):
+    """A recipe file is missing, is not YAML, or fails validation (one line per bad field)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(_Strict):
+    path: str | None = Field(default=None, description="local model folder or Hub id (offline: local only)")
+    tiny: bool = Field(default=False, description="build the tiny CPU VLM from configs (training/tiny.py)")
+    dtype: Literal["float32", "bfloat16"] = "bfloat16"
+    gradient_checkpointing: bool = True
+
+
+class DataSpec(_Strict):
+    export_dir: Path | None = Field(default=None, description="export folder with rl/train-*.parquet")
+    split: Literal["train", "validation"] = "train"
+    max_items: int | None = Field(default=None, ge=1)
+    seed: int = 3407
+
+
+class EnvSpec(_Strict):
+    index_dir: Path | None = Field(default=None, description="<data_dir>/indexes (text-*/image-* folders)")
+    max_turns: int = Field(default=50, ge=1)
+    max_consecutive_errors: int = Field(default=3, ge=1)
+    tool_timeout_s: float | None = 60.0
+    leakage_guard: bool = True
+
+
+class RolloutSpec(_Strict):
+    group_size: int = Field(default=8, ge=2, description="G rollouts per prompt (8B: 8, MoE: 16)")
+    temperature: float = Field(default=0.7, gt=0)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    max_turn_tokens: int = Field(default=4096, ge=1)
+    max_total_tokens: int = Field(default=70_000, ge=1, description="the whole multi-turn response")
+    image_placeholder: str | None = Field(default=None, description="default: the processor's image token")
+
+
+class AlgoSpec(_Strict):
+    ablation: Ablation = "fatal_aware"
+    estimator: Estimator = "rloo"
+    fatal_k: int = Field(default=3, ge=1)
+    fatal_at: FatalAt = "start"
+    alpha: float = Field(default=0.8, ge=0, le=1, description="weight of r_acc against r_query")
+    eps_low: float = Field(default=0.2, ge=0)
+    eps_high: float = Field(default=0.28, ge=0)
+    aggregation: Aggregation = "seq-mean-token-sum"
+    kl_beta: float = Field(default=0.0, ge=0, description="low-variance KL coefficient; table value 1e-3 when on")
+    delta: float = Field(default=1e-6, gt=0, description="σ + δ in the grpo estimator")
+
+
+class TrainSpec(_Strict):
+    output_dir: Path = Path("var/train/run")
+    learning_rate: float = 1e-6
+    max_steps: int = Field(default=200, ge=1)
+    prompts_per_step: int = Field(default=256, ge=1)
+    steps_per_generation: int = Field(default=4, ge=1, description="PPO mini-batches per rollout batch")
+    save_steps: int = Field(default=50, ge=1)
+    logging_steps: int = Field(default=1, ge=1)
+    seed: int = 3407
+    use_cpu: bool = False
+
+
+class Recipe(_Strict):
+    name: str
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    data: DataSpec = Field(default_factory=DataSpec)
+    env: EnvSpec = Field(default_factory=EnvSpec)
+    rollout: RolloutSpec = Field(default_factory=RolloutSpec)
+    algo: AlgoSpec = Field(default_factory=AlgoSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    deviations: dict[str, str] = Field(default_factory=dict, description="[S] choices and why")
+
+
+def _describe(err: ValidationError) -> str:
+    return "\n".join(f"  {'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}"
+                     for e in err.errors(include_url=False))
+
+
+def load_recipe(path: Path, **overrides: object) -> Recipe:
+    """Read and validate a recipe; ``overrides`` are dotted keys (``train.output_dir=...``)."""
+    if not path.is_file():
+        raise RecipeError(f"recipe not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise RecipeError(f"recipe {path} is not valid YAML: {err}") from err
+    if not isinstance(raw, dict):
+        raise RecipeError(f"recipe {path} must be a mapping, not {type(raw).__name__}")
+    for dotted, value in overrides.items():
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    try:
+        return Recipe.model_validate(raw)
+    except ValidationError as err:
+        raise RecipeError(f"invalid recipe {path}:\n{_describe(err)}") from err
