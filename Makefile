@@ -29,6 +29,8 @@ quality: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/docker-compose --env-file /dev/null config -q
+	$(VENV)/bin/docker-compose --env-file /dev/null --profile gpu --profile model-server config -q
 
 test: quality
 	$(PY) -m pytest -n 2 --dist loadfile -q
