@@ -78,7 +78,7 @@ class Provenance(_Frozen):
     process_score: float | None = None
     prompts: dict[str, str] = Field(default_factory=dict)   # template -> content hash
     run_id: str | None = None
-    text_license: str = "CC BY-SA 4.0"
+    text_license: str = "CC BY-SA"          # Wikipedia: 3.0 before 2023-06-29, 4.0 after (by revision)
     external: dict[str, Any] = Field(default_factory=dict)  # external source: file, row, original id
 
 

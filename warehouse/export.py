@@ -76,6 +76,7 @@ class ItemFacts:
     gates: dict[str, float]
     pass_at_k: dict[str, float]
     filter_solver: str | None
+    latest_revision: str | None = None    # newest revision timestamp among the path's articles
 
 
 def sft_candidates(con: Connection) -> list[SftCandidate]:
@@ -142,6 +143,11 @@ def item_facts(con: Connection, item_ids: Sequence[str]) -> dict[str, ItemFacts]
             FROM n LEFT JOIN all_aliases a ON a.wiki = n.wiki AND a.title = n.title
             GROUP BY ALL ORDER BY n.item_id, n.ord""").fetchall():
         nodes[str(r[0])].append((str(r[2]), str(r[3]), tuple(r[4] or ())))
+    revisions = dict(con.execute("""
+        SELECT q.item_id, max(pg.revision_timestamp)
+        FROM _export_ids i JOIN question_items q USING (item_id) JOIN paths pa USING (path_id),
+             LATERAL (SELECT unnest(pa.nodes).title AS title) n
+        JOIN pages pg ON pg.wiki = pa.wiki AND pg.title = n.title GROUP BY q.item_id""").fetchall())
     gates: dict[str, dict[str, float]] = defaultdict(dict)
     for item, gate, score in con.execute(
             "SELECT g.item_id, g.gate, g.score FROM gate_verdicts g JOIN _export_ids USING (item_id)").fetchall():
@@ -152,7 +158,7 @@ def item_facts(con: Connection, item_ids: Sequence[str]) -> dict[str, ItemFacts]
         item = str(r[0])
         out[item] = ItemFacts(item, str(r[1]), tuple(r[2] or ()), json.loads(r[3]) if r[3] else {}, r[4], r[5],
                               tuple(nodes[item]), r[6], r[7], r[8], r[9], r[10], r[11], r[12], gates[item],
-                              json.loads(r[13]) if r[13] else {}, r[14])
+                              json.loads(r[13]) if r[13] else {}, r[14], revisions.get(item))
     return out
 
 
@@ -179,16 +185,17 @@ def image_licences(con: Connection, shas: Sequence[str]) -> list[tuple[str, str 
     return [(str(r[0]), r[1], r[2], r[3]) for r in rows]
 
 
-def text_attribution(con: Connection, titles: Sequence[str]) -> list[tuple[str, str, int | None, str | None]]:
-    """``(wiki, title, revision id, dump date)`` of the articles the exported items rest on."""
+def text_attribution(con: Connection, titles: Sequence[str]
+                     ) -> list[tuple[str, str, int | None, str | None, str | None]]:
+    """``(wiki, title, revision id, dump date, revision timestamp)`` of the articles the items rest on."""
     if not titles:
         return []
     rows = con.execute("""
-        SELECT DISTINCT p.wiki, p.title, p.revision_id, s.dump_date FROM pages p
+        SELECT DISTINCT p.wiki, p.title, p.revision_id, s.dump_date, p.revision_timestamp FROM pages p
         LEFT JOIN sources s USING (source_id)
         WHERE list_contains(?, p.title) AND p.redirect_target IS NULL ORDER BY p.title""",
                        [sorted(set(titles))]).fetchall()
-    return [(str(r[0]), str(r[1]), r[2], r[3]) for r in rows]
+    return [(str(r[0]), str(r[1]), r[2], r[3], r[4]) for r in rows]
 
 
 def find_export(con: Connection, export_id: str) -> tuple[str, str] | None:

@@ -43,7 +43,7 @@ class CardData:
     gates: list[tuple[str, int, float]]
     usage: dict[str, Any]
     labels: dict[str, list[str]]
-    articles: list[tuple[str, str, int | None, str | None]]
+    articles: list[tuple[str, str, int | None, str | None, str | None]]
     images: list[tuple[str, str | None, str | None, str | None]]
     run_config: str | None
     hops: list[int] = field(default_factory=list)
@@ -146,6 +146,7 @@ def render_card(data: CardData) -> str:
                                          "rl_train", "rl_validation", "sft_size", "rl_size", "validation_pct",
                                          "seed", "load_path", "funnel", "gates", "articles", "images")},
         dataset_info_yaml=dataset_info_yaml(data),
+        hub_license="cc-by-sa-4.0" if any((a[4] or "")[:10] >= "2023-06-29" for a in data.articles) else "cc-by-sa-3.0",
         size_category=_size_category(data.sft_rows + data.rl_train + data.rl_validation),
         fallbacks=fallbacks(data.labels), usage=usage_rows, avg_tool_calls=avg,
         tools_used=sorted(data.tools_used.items(), key=lambda kv: (-kv[1], kv[0])), run_config=run_config)

@@ -72,6 +72,13 @@ def _with_images(text: str, n: int) -> str:
     return (IMAGE * n + "\n" + text) if n else text
 
 
+def wikipedia_text_license(revision_timestamp: str | None) -> str:
+    """Wikipedia text is CC BY-SA 4.0 from 2023-06-29 on and CC BY-SA 3.0 before (with GFDL)."""
+    if revision_timestamp and revision_timestamp[:10] >= "2023-06-29":
+        return "CC BY-SA 4.0"
+    return "CC BY-SA 3.0" if revision_timestamp else "CC BY-SA"
+
+
 def provenance(facts: ItemFacts, *, teacher: str | None = None, answer_judge: str | None = None,
                process_judge: str | None = None, process_score: float | None = None,
                prompts: dict[str, str] | None = None, run_id: str | None = None) -> str:
@@ -93,7 +100,7 @@ def provenance(facts: ItemFacts, *, teacher: str | None = None, answer_judge: st
         filter={"pass_at_k": facts.pass_at_k, "solver": facts.filter_solver},
         teacher=teacher, answer_judge=answer_judge, process_judge=process_judge, process_score=process_score,
         prompts=prompts or {}, run_id=run_id,
-        text_license="CC BY-SA 4.0" if wiki else str(pp.get("license", "see source")),
+        text_license=wikipedia_text_license(facts.latest_revision) if wiki else str(pp.get("license", "see source")),
         external={} if wiki else {k: v for k, v in pp.items() if k in ("file", "row", "id", "source_file")})
     return prov.model_dump_json()
 

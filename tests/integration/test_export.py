@@ -65,6 +65,7 @@ def test_rows_validate_carry_provenance_and_are_disjoint(exported: Path) -> None
         assert all(n.aliases for n in prov.path)
         assert prov.image is not None and prov.image.sha256 and prov.image.license
         assert prov.question_method == "rule-based" and prov.gates
+        assert prov.text_license == "CC BY-SA 3.0"           # the bundled revisions are from 2016
     assert all(json.loads(r.provenance)["teacher"] == "path-guided" for r in sft)
     # 90/10 split with seed 42 is recorded per row
     assert {r.split for r in rl} == {"train", "validation"}
@@ -85,7 +86,8 @@ def test_manifest_card_and_plots(exported: Path) -> None:
     card = (exported / "README.md").read_text()
     assert card.startswith("---\n") and "config_name: sft" in card and "config_name: rl" in card
     for needle in ("## Funnel", "solved_one_text_search", "## Quality gates", "## Offline fallbacks",
-                   "plots/hops.png", "plots/tool_calls.png", "CC BY-SA 4.0", "Public domain", "## Run configuration"):
+                   "plots/hops.png", "plots/tool_calls.png", "license: cc-by-sa-3.0", "oldid=717066692",
+                   "Public domain", "## Run configuration"):
         assert needle in card, needle
     for png in ("hops.png", "tool_calls.png"):
         with Image.open(exported / "plots" / png) as im:
