@@ -315,11 +315,11 @@ def publish(repo_id: Annotated[str, typer.Option("--repo-id", help="dataset repo
     """
     def body() -> None:
         from flows.publish import publish as publish_flow
-        from tasks.publish.hub import find_export, publisher_from_settings, read_export
+        from tasks.publish.hub import find_export, publisher_from_settings
 
         settings = _settings(data_dir)
         publisher_from_settings(settings, repo_id, private=private)      # fail fast: token present
-        read_export(find_export(settings.export_dir, export_name))       # fail fast: export complete
+        find_export(settings.export_dir, export_name)                     # fail fast: export exists
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         res = publish_flow(repo_id, export_name, settings.data_dir, private)
         verb = "published" if res["status"] == "committed" else "unchanged, no commit:"
