@@ -52,6 +52,9 @@ bench: install
 	$(PY) -m benchmarks.text_search
 	$(PY) -m benchmarks.teacher_concurrency
 	$(PY) -m benchmarks.export
+	$(PY) -m benchmarks.projection
+	$(PY) -m benchmarks.grpo_overhead
+	$(PY) -m benchmarks.grpo_throughput
 
 # Re-pin every transitive dependency from the current environment.
 lock: install

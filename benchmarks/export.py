@@ -161,9 +161,11 @@ def main() -> None:
     if base_rows != rows:
         sys.exit(f"row counts differ: ours {rows}, baseline {base_rows}")
     print(f"{rows} rows ({res.sft_rows} SFT, {res.rl_rows} RL) with embedded images")
-    print(f"ours (median of {args.repeats}): {ours_s:.2f} s = {rows / ours_s:.0f} rows/s, {ours_bytes / 2**20:.1f} MiB parquet (zstd), "
+    print(f"ours (median of {args.repeats}): {ours_s:.2f} s = {rows / ours_s:.0f} rows/s, "
+          f"{ours_bytes / 2**20:.1f} MiB parquet (zstd), "
           f"card + plots + manifest included")
-    print(f"baseline (same stage, datasets.Dataset.from_list + to_parquet writer): {base_s:.2f} s = {base_rows / base_s:.0f} rows/s, "
+    print(f"baseline (same stage, datasets.Dataset.from_list + to_parquet writer): {base_s:.2f} s = "
+          f"{base_rows / base_s:.0f} rows/s, "
           f"{base_bytes / 2**20:.1f} MiB parquet")
     emit("export_rows_per_s", "rows/s", rows / ours_s, base_rows / base_s, 1.0, rows=rows, sft_rows=res.sft_rows,
          ours_mib=round(ours_bytes / 2**20, 1), baseline_mib=round(base_bytes / 2**20, 1), peak_rss_mb=peak_rss_mb())
