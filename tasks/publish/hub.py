@@ -24,7 +24,6 @@ duration of the call (the same switch as ``HF_HUB_DISABLE_XET=1``); pass ``xet=T
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import tempfile
@@ -44,6 +43,7 @@ from pydantic import SecretStr, ValidationError
 from schemas.errors import PipelineError
 from schemas.settings import Settings
 from schemas.shards import ExportManifest
+from tasks.export.shards import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +87,6 @@ class HubPublisher(Protocol):
     def publish(self, export: ExportFolder) -> PublishResult: ...
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def read_export(folder: Path) -> ExportFolder:
     """Validate an export folder against its manifest.
 
@@ -116,7 +108,7 @@ def read_export(folder: Path) -> ExportFolder:
         path = folder / shard.path
         if not path.is_file():
             raise ExportFolderError(f"{folder}: shard {shard.path} listed in {MANIFEST} is missing")
-        if _sha256(path) != shard.sha256:
+        if file_sha256(path) != shard.sha256:
             raise ExportFolderError(f"{folder}: shard {shard.path} does not match its sha256 in {MANIFEST}")
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
                    if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
