@@ -24,6 +24,8 @@ _BLOCK = re.compile(r"<(think|tool_call|response|answer)>(.*?)</\1>", re.DOTALL)
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+_MARKER = re.compile(r"<\s*/?\s*(?:tool_response|tool_call|tools|think|response|answer)\s*/?\s*>|<\|[^<>|\n]{0,64}\|>",
+                     re.IGNORECASE)
 
 TokenCounter = Callable[[str], int]
 
@@ -56,9 +58,17 @@ def approx_token_count(text: str) -> int:
     return len(_TOKEN.findall(text))
 
 
+def neutralise_markers(content: str) -> str:
+    """``content`` with the turn protocol's tags (``</tool_response>``, ``<tool_call>``, ``<think>``, …)
+    and chat-template special tokens (``<|im_end|>``) made inert as ``&lt;…&gt;`` text."""
+    return _MARKER.sub(lambda m: m.group(0).replace("<", "&lt;").replace(">", "&gt;"), content)
+
+
 def format_tool_response(content: str) -> str:
-    """The user message that carries a tool result back to the model."""
-    return f"<tool_response>\n{content}\n</tool_response>"
+    """The user message that carries a tool result back to the model. Tool results quote untrusted
+    text (search results are page text), so markers inside them are neutralised: a page containing
+    ``</tool_response>`` cannot close the block early or fake a tool call."""
+    return f"<tool_response>\n{neutralise_markers(content)}\n</tool_response>"
 
 
 def parse_turn(text: str, *, require_think: bool = True) -> Turn:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from tasks.ingest.wikitext import title_problem
+
 _EXT = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif"}
 
 
@@ -34,14 +36,23 @@ class DecodedImage:
 @dataclass(frozen=True, slots=True)
 class ImageProblem:
     reason: str   # too_large | not_an_image | unsupported_format | decompression_bomb | corrupt_image
+    #               | invalid_file_name
     detail: str
+
+
+def file_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a wiki file name (one line), or None: a title problem (control characters,
+    invalid UTF-8, …) or a path separator / dot-segment that looks like a path-traversal attempt."""
+    if "/" in name or "\\" in name or name.strip() in (".", "..") or name.startswith("."):
+        return f"file name {name[:120]!r} looks like a path (separator or leading dot)"
+    return title_problem(name)
 
 
 def inspect_image(data: bytes, *, max_bytes: int, max_pixels: int) -> DecodedImage | ImageProblem:
     """Check untrusted bytes: limits first, then a header read, then a full decode."""
     if len(data) > max_bytes:
         return ImageProblem("too_large", f"{len(data)} bytes > limit {max_bytes}")
-    head = data[:256].lstrip().lower()
+    head = data[:4096].lstrip().lower()
     if head.startswith((b"<svg", b"<?xml")) or b"<svg" in head:
         return ImageProblem("unsupported_format", "SVG (vector) images are not decoded; no raster bytes")
     try:

@@ -19,6 +19,7 @@ from schemas.pages import ImageBlob, PageRecord, PageReject
 from schemas.run_config import IngestConfig, SourceConfig
 from tasks.ingest import images as image_store
 from tasks.ingest.media_dir import read_media_dir
+from tasks.ingest.wikitext import printable_title, title_problem
 from tasks.ingest.xml_dump import dump_date, fingerprint, parse_dump
 from warehouse import images as image_repo
 from warehouse import pages as page_repo
@@ -78,11 +79,15 @@ def open_source(cfg: SourceConfig, *, workers: int, batch_pages: int) -> Iterato
 
 def store_blob(con: Connection, data_dir: Path, blob: ImageBlob, cfg: IngestConfig, run_id: str, *,
                stage: str = STAGE) -> str | None:
-    """Check, store and register one image; returns a reject reason (recorded under ``stage``) or None."""
-    checked = image_store.inspect_image(blob.data, max_bytes=cfg.max_image_bytes,
-                                        max_pixels=cfg.max_image_pixels)
+    """Check, store and register one image; returns a reject reason (recorded under ``stage``) or None.
+
+    The file name is only a key (bytes are stored under their hash), but a name no wiki could have
+    (control characters, ``/``, ``..``) is a reject too, so it never reaches a row or a shard."""
+    name_problem = image_store.file_name_problem(blob.meta.file_name)
+    checked = image_store.ImageProblem("invalid_file_name", name_problem) if name_problem else \
+        image_store.inspect_image(blob.data, max_bytes=cfg.max_image_bytes, max_pixels=cfg.max_image_pixels)
     if isinstance(checked, image_store.ImageProblem):
-        reject_repo.upsert_rejects(con, stage, run_id, [(f"{blob.wiki}:File:{blob.meta.file_name}",
+        reject_repo.upsert_rejects(con, stage, run_id, [(f"{blob.wiki}:File:{printable_title(blob.meta.file_name)}",
                                                      checked.reason, checked.detail)])
         return checked.reason
     image_store.store_image(data_dir, checked, blob.data)
@@ -93,6 +98,21 @@ def store_blob(con: Connection, data_dir: Path, blob: ImageBlob, cfg: IngestConf
                             license_url=m.license_url, author=m.author, source_url=m.source_url,
                             description=m.description)
     return None
+
+
+def _checked_titles(batch: SourceBatch) -> tuple[list[PageRecord], list[PageReject]]:
+    """Split a batch into pages and rejects; a page whose title no wiki could have (control
+    characters, lone surrogates, …) from any source kind becomes an ``invalid_title`` reject."""
+    pages: list[PageRecord] = []
+    bad = [r for r in batch if isinstance(r, PageReject)]
+    for rec in batch:
+        if isinstance(rec, PageRecord):
+            problem = title_problem(rec.title)
+            if problem is None:
+                pages.append(rec)
+            else:
+                bad.append(PageReject(rec.wiki, printable_title(rec.title), "invalid_title", problem))
+    return pages, bad
 
 
 def ingest_source(con: Connection, data_dir: Path, cfg: SourceConfig, ingest_cfg: IngestConfig,
@@ -110,8 +130,7 @@ def ingest_source(con: Connection, data_dir: Path, cfg: SourceConfig, ingest_cfg
     wiki: str | None = None
     try:
         for batch in open_source(cfg, workers=workers, batch_pages=ingest_cfg.batch_pages):
-            pages = [r for r in batch if isinstance(r, PageRecord)]
-            bad = [r for r in batch if isinstance(r, PageReject)]
+            pages, bad = _checked_titles(batch)
             result.pages += page_repo.upsert_pages(con, pages, source_id)
             reject_repo.upsert_rejects(con, STAGE, run_id,
                                        [(f"{r.wiki}:{r.title}", r.reason, r.detail) for r in bad])

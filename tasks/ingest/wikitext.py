@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 
 import mwparserfromhell
@@ -63,10 +64,48 @@ _IMAGE_KEY = re.compile(r"^(image|img|logo|cover|photo|picture|image_flag|flag|i
 _NAME_KEYS = ("name", "common_name", "conventional_long_name", "official_name", "birth_name", "fullname",
               "full_name", "native_name", "other_names", "nickname")
 MAX_SENTENCE = 400
+MAX_TEMPLATE_DEPTH = 100
 
 
 class BrokenMarkup(ValueError):
     """The page's infobox template never closes."""
+
+
+#: Characters MediaWiki never allows in a title (``$wgLegalTitleChars``); the XML reader has already
+#: turned undecodable bytes into U+FFFD, which is rejected too.
+_ILLEGAL_TITLE_CHARS = frozenset("<>[]{}|\ufffd")
+MAX_TITLE_BYTES = 255  # MediaWiki's limit on a title's UTF-8 length
+
+
+def title_problem(title: str) -> str | None:
+    """Why ``title`` cannot be a page title (one line naming the first bad character), or None.
+
+    Rejected: empty titles, titles over 255 UTF-8 bytes, control characters (C0, DEL, C1), lone
+    surrogates (undecodable bytes smuggled through ``surrogateescape``), private-use characters,
+    U+FFFD (invalid UTF-8 in the source) and the characters MediaWiki forbids (``<>[]{}|``).
+    """
+    if not title.strip():
+        return "empty title"
+    for i, ch in enumerate(title):
+        cat = unicodedata.category(ch)
+        if ch == "\ufffd":
+            return f"invalid UTF-8 in the title (U+FFFD at position {i})"
+        if cat in ("Cc", "Cs", "Co"):
+            kind = {"Cc": "control character", "Cs": "lone surrogate", "Co": "private-use character"}[cat]
+            return f"title has a {kind} U+{ord(ch):04X} at position {i}"
+        if ch in _ILLEGAL_TITLE_CHARS:
+            return f"title has the character {ch!r} that MediaWiki forbids, at position {i}"
+    size = len(title.encode("utf-8", "surrogatepass"))
+    if size > MAX_TITLE_BYTES:
+        return f"title is {size} UTF-8 bytes, over MediaWiki's {MAX_TITLE_BYTES}"
+    return None
+
+
+def printable_title(title: str, limit: int = 300) -> str:
+    """``title`` safe to store and show in one line: control, surrogate and private-use characters as
+    ``\\uXXXX`` escapes (a lone surrogate cannot even be encoded for the warehouse), capped."""
+    out = "".join(f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cc", "Cs", "Co") else ch for ch in title)
+    return out if len(out) <= limit else out[:limit] + "…"
 
 
 def normalise_title(raw: str) -> str:
@@ -82,6 +121,8 @@ def _template_end(text: str, start: int) -> int:
         pair = text[i:i + 2]
         if pair == "{{":
             depth += 1
+            if depth > MAX_TEMPLATE_DEPTH:   # real pages nest a handful deep; this is a bomb for the parser
+                raise BrokenMarkup(f"templates nested more than {MAX_TEMPLATE_DEPTH} deep at offset {i}")
             i += 2
             continue
         if pair == "}}":
@@ -248,8 +289,9 @@ def parse_page(wiki: str, title: str, namespace: int, text: str, ns: Namespaces,
                page_id: int | None = None, revision_id: int | None = None,
                timestamp: str | None = None, redirect: str | None = None) -> PageRecord | PageReject:
     """Parse one page. Never raises: a page that cannot be parsed comes back as a ``PageReject``."""
-    if "\ufffd" in title or any(ord(c) < 32 for c in title):
-        return PageReject(wiki, title, "invalid_title", "title has invalid UTF-8 or control characters")
+    problem = title_problem(title)
+    if problem:
+        return PageReject(wiki, printable_title(title), "invalid_title", problem)
     try:
         return _parse(wiki, title, namespace, text, ns, page_id, revision_id, timestamp, redirect)
     except BrokenMarkup as err:

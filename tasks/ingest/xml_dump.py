@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import bz2
 import codecs
-import gzip
 import hashlib
 import multiprocessing
 import re
 import xml.etree.ElementTree as ET
+import zlib
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, cast
+from typing import cast
 
 from schemas.errors import SourceError
 from schemas.pages import PageRecord, PageReject
@@ -52,11 +52,15 @@ class SiteInfo:
 
 
 def _chunks(path: Path) -> Iterator[bytes]:
-    """Decompressed bytes in chunks. bz2 goes through a raw decompressor (multi-stream aware) so
-    a truncated file still yields every complete block before ``EOFError`` is raised."""
-    if not path.name.lower().endswith(".bz2"):
-        opener = gzip.open if path.name.lower().endswith(".gz") else open
-        with cast(IO[bytes], opener(path, "rb")) as f:
+    """Decompressed bytes in chunks. bz2 and gzip go through raw decompressors (multi-stream aware) so
+    a truncated file still yields everything decompressed before ``EOFError`` is raised (``GzipFile.read``
+    would drop the partial chunk it was filling)."""
+    lower = path.name.lower()
+    if lower.endswith(".gz"):
+        yield from _gzip_chunks(path)
+        return
+    if not lower.endswith(".bz2"):
+        with path.open("rb") as f:
             while chunk := f.read(CHUNK):
                 yield chunk
         return
@@ -67,6 +71,26 @@ def _chunks(path: Path) -> Iterator[bytes]:
                 if decomp.eof:  # concatenated streams (pbzip2-style dumps): start the next one
                     decomp, fed = bz2.BZ2Decompressor(), False
                 out = decomp.decompress(raw)
+                fed = True
+                if out:
+                    yield out
+                raw = decomp.unused_data if decomp.eof else b""
+    if fed and not decomp.eof:
+        raise EOFError("compressed file ended before the end-of-stream marker was reached")
+
+
+def _gzip_chunks(path: Path) -> Iterator[bytes]:
+    """``_chunks`` for gzip: one ``zlib`` decompressor per member (concatenated members are valid gzip)."""
+    decomp, fed = zlib.decompressobj(wbits=31), False
+    with path.open("rb") as f:
+        while raw := f.read(CHUNK >> 4):   # small feeds: a corrupt span loses at most one feed's output
+            while raw:
+                if decomp.eof:
+                    decomp, fed = zlib.decompressobj(wbits=31), False
+                try:
+                    out = decomp.decompress(raw)
+                except zlib.error as err:
+                    raise OSError(f"corrupt gzip data: {err}") from err
                 fed = True
                 if out:
                     yield out

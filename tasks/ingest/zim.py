@@ -474,9 +474,9 @@ def _resolver(archive: Archive, content_ns: str) -> Resolver:
             entry = archive.get_entry_by_path(p)
             if not _is_html(_final(entry)):
                 return None
-        except (RuntimeError, KeyError, ValueError):
+            return entry.title or title_from_path(p)
+        except (RuntimeError, KeyError, ValueError):   # ValueError includes a title that is not UTF-8
             return None
-        return entry.title or title_from_path(p)
 
     return resolve
 
@@ -484,7 +484,11 @@ def _resolver(archive: Archive, content_ns: str) -> Resolver:
 def _page(archive: Archive, entry: Entry, wiki: str, resolve: Resolver,
           content_ns: str) -> ParsedArticle | PageReject | None:
     """One content entry → record; None for entries that are not articles (CSS, JS, images)."""
-    title = entry.title or title_from_path(entry.path)
+    try:
+        title = entry.title or title_from_path(entry.path)
+    except UnicodeDecodeError as err:
+        return PageReject(wiki, entry.path, "invalid_title", f"title is not valid UTF-8 ({err.reason} at byte "
+                          f"{err.start})")
     try:
         if entry.is_redirect:
             target = _final(entry)
@@ -549,7 +553,13 @@ def read_zim(path: Path, *, batch_pages: int = 50) -> Iterator[list[Record]]:
 
     for i in range(archive.all_entry_count):
         entry = archive._get_entry_by_id(i)
-        if not entry.path.startswith(f"{content_ns}/"):
+        try:
+            entry_path = entry.path
+        except UnicodeDecodeError as err:
+            batch.append(PageReject(wiki, f"zim entry #{i}", "invalid_path",
+                                    f"entry path is not valid UTF-8 ({err.reason} at byte {err.start})"))
+            continue
+        if not entry_path.startswith(f"{content_ns}/"):
             continue
         rec = _page(archive, entry, wiki, resolve, content_ns)
         if rec is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from schemas.pages import PageRecord, PageReject
-from tasks.ingest.wikitext import Namespaces, normalise_title, parse_page, quick_clean
+from tasks.ingest.wikitext import Namespaces, normalise_title, parse_page, printable_title, quick_clean, title_problem
 
 NS = Namespaces.english()
 
@@ -120,3 +120,39 @@ def test_quick_clean(raw: str, clean: str) -> None:
 @pytest.mark.parametrize(("raw", "norm"), [("foo_bar", "Foo bar"), ("  a   b ", "A b"), ("éclair", "Éclair")])
 def test_normalise_title(raw: str, norm: str) -> None:
     assert normalise_title(raw) == norm
+
+
+@pytest.mark.parametrize(("title", "needle"), [
+    ("Bad \x07 bell", "control character U+0007 at position 4"),
+    ("Bad \x7f", "control character U+007F"),
+    ("Bad \x85", "control character U+0085"),
+    ("Bad \ud800 half", "lone surrogate U+D800"),
+    ("Bad \ue000", "private-use character U+E000"),
+    ("Bad \ufffd", "invalid UTF-8"),
+    ("A [[b]]", "MediaWiki forbids"),
+    ("   ", "empty title"),
+    ("é" * 200, "400 UTF-8 bytes"),
+])
+def test_title_problem_names_the_bad_character(title: str, needle: str) -> None:
+    problem = title_problem(title)
+    assert problem is not None and needle in problem
+    rej = parse_page("enwiki", title, 0, "Text.", Namespaces.english())
+    assert isinstance(rej, PageReject) and rej.reason == "invalid_title"
+    rej.title.encode("utf-8")   # printable: a lone surrogate never reaches the warehouse
+
+
+@pytest.mark.parametrize("title", ["Ray Charles", "Zürich", "Ахмед", "C++ (programming language)", "AT&T",
+                                   "Persian\u200cword", "\u05e2\u05d1\u05e8\u05d9\u05ea"])
+def test_real_titles_have_no_problem(title: str) -> None:
+    assert title_problem(title) is None
+
+
+def test_printable_title_escapes_and_caps() -> None:
+    assert printable_title("a\x07b\ud800") == "a\\u0007b\\ud800"
+    assert printable_title("x" * 400).endswith("…") and len(printable_title("x" * 400)) == 301
+
+
+def test_template_nesting_bomb_is_a_broken_template() -> None:
+    text = "{{Infobox x\n| a = " + "{{" * 500 + "}}" * 500 + "\n}}\nBody [[Link]]."
+    rej = parse_page("enwiki", "T", 0, text, Namespaces.english())
+    assert isinstance(rej, PageReject) and rej.reason == "broken_template" and "nested more than 100" in rej.detail
