@@ -49,8 +49,31 @@ def _settings(data_dir: Path | None) -> Settings:
     return s.model_copy(update={"data_dir": data_dir}) if data_dir else s
 
 
+class _NoPipelineTracebacks(logging.Filter):
+    """Prefect's run loggers log a failed task or flow with its traceback; for our own ``PipelineError``s the
+    one-line message is the whole story, so the traceback is dropped (``SEARCHVL_DEBUG=1`` keeps it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, PipelineError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def _quiet_prefect_tracebacks() -> None:
+    if Settings().debug:
+        return
+    for name in ("prefect.task_runs", "prefect.flow_runs", "prefect.engine", "prefect.flow_engine",
+                 "prefect.task_engine"):
+        lg = logging.getLogger(name)
+        if not any(isinstance(f, _NoPipelineTracebacks) for f in lg.filters):
+            lg.addFilter(_NoPipelineTracebacks())
+
+
 def _guard(fn: Callable[[], T]) -> T:
     """Run a command body; pipeline errors become one red message and exit code 1."""
+    _quiet_prefect_tracebacks()
     try:
         return fn()
     except PipelineError as e:
@@ -101,12 +124,19 @@ LimitOpt = Annotated[int | None, typer.Option(
 
 
 @app.command()
-def run(config: ConfigOpt, data_dir: DataDirOpt = None, workers: WorkersOpt = None, limit: LimitOpt = None) -> None:
+def run(config: ConfigOpt, data_dir: DataDirOpt = None, workers: WorkersOpt = None, limit: LimitOpt = None,
+        shard: Annotated[str | None, typer.Option(
+            "--shard", help="i/N: only the seeds of shard i of N (by seed hash), ingest → questions; "
+                            "finish with `searchvl merge`")] = None) -> None:
     """Run the main job: ingest → paths → questions → pool/filter/synthesis → export (shards + card)."""
     def body() -> None:
         from flows.run import run as run_flow
 
         settings, cfg = _prepare(config, data_dir)
+        if shard is not None:
+            cfg = cfg.with_shard(shard)
+            if limit:
+                cfg.preview(limit).with_shard(shard)      # fail before Prefect starts: --limit caps all seeds
         run_id = new_run_id("run")
         counts = run_flow(cfg, settings.data_dir, _workers(settings, cfg, workers), run_id, limit)
         _print(["stage outcome", "count"], sorted(counts.items()), "table", title=f"run {run_id}")
@@ -342,6 +372,27 @@ def train_cmd(recipe: Annotated[Path, typer.Option("--recipe", "-r", help="train
         final = train(str(recipe), output_dir, export_dir, index_dir, max_steps)
         out.print(f"trained: {final or 'see the recipe output_dir'}")
 
+    _guard(body)
+
+
+@app.command()
+def merge(into: Annotated[Path, typer.Option("--into", help="data dir to merge into (created when missing)")],
+          from_dirs: Annotated[list[Path], typer.Option("--from", help="a shard's data dir; repeat for each")],
+          config: Annotated[Path | None, typer.Option(
+              "--config", "-c", help="the shards' run config: then also pool → filter → synthesis → export "
+                                     "on the merged warehouse")] = None) -> None:
+    """Union the warehouses (and images) of `searchvl run --shard i/N` data dirs into one, then (with
+    --config) run the stages that choose over the whole pool, so the result equals a single-worker run."""
+    def body() -> None:
+        from flows.sharded import merge_shards
+
+        cfg = None
+        if config is not None:
+            _, cfg = _prepare(config, into)
+        counts = merge_shards(cfg, into, from_dirs)
+        _print(["outcome", "count"], sorted(counts.items()), "table", title=f"merged into {into}")
+        if cfg is not None:
+            _print_export(into)
     _guard(body)
 
 

@@ -20,14 +20,19 @@ from schemas.run_config import RunConfig
 def run(config: RunConfig, data_dir: Path = Path("var"), workers: int = 2,
         run_id: str | None = None, limit: int | None = None) -> dict[str, int]:
     """Run every stage in order, recording the run (config, code version) and its outcome. ``limit`` is the
-    preview mode: at most ``limit`` seeds, question items and exported rows per config."""
+    preview mode: at most ``limit`` seeds, question items and exported rows per config. A shard
+    (``config.sampling.shard``) stops after the questions; ``flows.sharded.merge_shards`` does the rest."""
     if limit:
         config = config.preview(limit)
+    if config.sampling.shard is not None:
+        config = config.with_shard(config.sampling.shard)     # refuses caps over all seeds (e.g. --limit)
 
     def body(rid: str) -> dict[str, int]:
         pages = ingest(config, data_dir, workers, rid, record_run=False)
         counts = sample_paths(config, data_dir, rid, record_run=False)
         counts |= questions(config, data_dir, rid, record_run=False)
+        if config.sampling.shard is not None:   # pool → export choose over all items: after `searchvl merge`
+            return {"pages": pages, **counts}
         counts |= synthesis(config, data_dir, rid, record_run=False)
         counts |= export(config, data_dir, rid, record_run=False, limit=limit)
         return {"pages": pages, **counts}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,6 +59,38 @@ class IngestConfig(_Strict):
     max_image_pixels: int = Field(default=100_000_000, ge=1)
 
 
+class ShardSpec(_Strict):
+    """Shard ``index`` of ``count`` (``--shard i/N``): the seeds whose ``sha256(wiki NUL title)`` is ``index``
+    modulo ``count``. Written ``"i/N"`` on the command line or in YAML."""
+
+    index: int = Field(ge=0)
+    count: int = Field(ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", v)
+            if m is None:
+                raise ValueError(f"a shard is written i/N (e.g. 0/4), got {v!r}")
+            return {"index": int(m.group(1)), "count": int(m.group(2))}
+        return v
+
+    @model_validator(mode="after")
+    def _range(self) -> ShardSpec:
+        if self.index >= self.count:
+            raise ValueError(f"shard index {self.index} is not below the shard count {self.count}")
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def owns(self, wiki: str, title: str) -> bool:
+        """Whether the seed page ``title`` of ``wiki`` belongs to this shard (stable across processes)."""
+        h = hashlib.sha256(f"{wiki}\x00{title}".encode()).digest()
+        return int.from_bytes(h[:8], "big") % self.count == self.index
+
+
 class SamplingConfig(_Strict):
     """Path sampling (PAPER.md §2 / §12.A). Defaults are the paper's values."""
 
@@ -75,6 +108,8 @@ class SamplingConfig(_Strict):
     )
     excluded_title_substrings: list[str] = Field(default_factory=lambda: ["(disambiguation)"])
     max_seeds: int | None = Field(default=None, ge=1)
+    shard: ShardSpec | None = Field(
+        default=None, description="sample only this shard's seeds (``--shard i/N``); not part of any hash")
     domain_quota: int | None = Field(default=None, ge=1, description="max seeds per domain (equal quotas)")
     domains: dict[str, list[str]] = Field(
         default_factory=lambda: {
@@ -161,8 +196,43 @@ class RunConfig(_Strict):
     teacher: TeacherConfig = TeacherConfig()
     export: ExportConfig = ExportConfig()
 
+    @model_validator(mode="after")
+    def _shardable(self) -> RunConfig:
+        problem = self.shard_problem()
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def shard_problem(self) -> str | None:
+        """Why this config cannot run as one of several shards (a cap over all seeds' items), else None.
+        ``sampling.max_seeds`` and ``domain_quota`` are fine: every shard selects seeds over the whole graph
+        first and then keeps its own (README, "Running at scale")."""
+        if self.sampling.shard is None or self.sampling.shard.count == 1:
+            return None
+        if self.questions.max_items is not None:
+            return ("questions.max_items (or --limit) caps items over all seeds, so a shard cannot apply it; "
+                    "drop the cap or run unsharded")
+        return None
+
+    def with_shard(self, shard: ShardSpec | str) -> RunConfig:
+        """This run restricted to one seed shard (``"i/N"`` or a ``ShardSpec``).
+
+        Raises:
+            ConfigError: a malformed shard, or a config that cannot be sharded (``shard_problem``).
+        """
+        try:
+            spec = shard if isinstance(shard, ShardSpec) else ShardSpec.model_validate(shard)
+        except ValidationError as err:
+            raise ConfigError(f"--shard: {format_validation_error(err)}") from err
+        out = self.model_copy(update={"sampling": self.sampling.model_copy(update={"shard": spec})})
+        problem = out.shard_problem()
+        if problem:
+            raise ConfigError(f"cannot run {self.name} as shard {spec}: {problem}")
+        return out
+
     def config_hash(self) -> str:
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        """Identity of the run's parameters; a shard of a run shares the run's hash."""
+        return hashlib.sha256(self.model_dump_json(exclude={"sampling": {"shard"}}).encode()).hexdigest()[:16]
 
     def preview(self, limit: int) -> RunConfig:
         """The same run cut down to ``limit`` seeds and question items, named ``<name>-preview``."""

@@ -165,7 +165,9 @@ def _path_id(wiki: str, seed: str, attempt: int, sampling_hash: str) -> str:
 
 
 def sampling_hash(cfg: SamplingConfig) -> str:
-    return hashlib.sha256(json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+    """Identity of the sampling config; the shard is left out, so a shard's path ids are the single run's."""
+    blob = json.dumps(cfg.model_dump(mode="json", exclude={"shard"}), sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def _build_path(graph: LinkGraph, wiki: str, seed: Seed, walk: IntArray, answer: tuple[str, str],
@@ -241,7 +243,19 @@ def select_seeds(graph: LinkGraph, wiki: str, cfg: SamplingConfig) -> tuple[list
 
     Every article with an infobox is a candidate; each ineligible one is a reject with its reason.
     Eligible seeds are taken round-robin across domains in hash order up to the quotas.
+    With ``cfg.shard`` set, the selection is made over the whole graph (so ``max_seeds`` and the quotas mean
+    what they mean in a single run) and then only the shard's own seeds and rejects are returned.
     """
+    seeds, rejects = _select_all_seeds(graph, wiki, cfg)
+    shard = cfg.shard
+    if shard is None:
+        return seeds, rejects
+    titles = graph.nodes.titles
+    return ([s for s in seeds if shard.owns(wiki, titles[s.node])],
+            [r for r in rejects if shard.owns(wiki, r.seed_title)])
+
+
+def _select_all_seeds(graph: LinkGraph, wiki: str, cfg: SamplingConfig) -> tuple[list[Seed], list[SeedReject]]:
     nodes = graph.nodes
     by_domain: dict[str, list[tuple[int, int]]] = {}
     rejects: list[SeedReject] = []

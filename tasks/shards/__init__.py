@@ -1,0 +1,1 @@
+"""Sharded runs: launch one ``searchvl run --shard i/N`` worker per shard, then merge their warehouses."""
