@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from schemas.errors import PipelineError
 from schemas.run_config import RunConfig
-from tasks.runs.record import new_run_id
+from tasks.runs.record import new_run_id, writer
 from tasks.runs.steps import finish_run, start_run
 
 T = TypeVar("T")
@@ -16,16 +16,18 @@ T = TypeVar("T")
 
 def recorded(flow_name: str, config: RunConfig, data_dir: Path, run_id: str | None, record_run: bool,
              body: Callable[[str], T]) -> T:
-    """Call ``body(run_id)``; when ``record_run``, record the run's start and how it ended."""
+    """Call ``body(run_id)`` holding the warehouse's writer lock (a second writing run fails at once); when
+    ``record_run``, record the run's start and how it ended."""
     run_id = run_id or new_run_id(flow_name)
-    if record_run:
-        start_run(data_dir, run_id, flow_name, config)
-    try:
-        result = body(run_id)
-    except PipelineError as err:
+    with writer(data_dir):
         if record_run:
-            finish_run(data_dir, run_id, "failed", str(err))
-        raise
-    if record_run:
-        finish_run(data_dir, run_id, "completed")
-    return result
+            start_run(data_dir, run_id, flow_name, config)
+        try:
+            result = body(run_id)
+        except PipelineError as err:
+            if record_run:
+                finish_run(data_dir, run_id, "failed", str(err))
+            raise
+        if record_run:
+            finish_run(data_dir, run_id, "completed")
+        return result

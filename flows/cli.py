@@ -24,7 +24,7 @@ from schemas.errors import ConfigError, PipelineError
 from schemas.run_config import RunConfig, format_validation_error, load_run_config
 from schemas.settings import Settings
 from tasks.inspect import queries
-from tasks.runs.record import new_run_id
+from tasks.runs.record import new_run_id, writer
 
 app = typer.Typer(help="searchvl: multimodal deep-search training data from Wikipedia.",
                   no_args_is_help=True, add_completion=False)
@@ -62,8 +62,11 @@ class _NoPipelineTracebacks(logging.Filter):
 
 
 def _quiet_prefect_tracebacks() -> None:
-    if Settings().debug:
-        return
+    try:
+        if Settings().debug:
+            return
+    except ValidationError:
+        pass                                   # the command body reports the bad setting
     for name in ("prefect.task_runs", "prefect.flow_runs", "prefect.engine", "prefect.flow_engine",
                  "prefect.task_engine"):
         lg = logging.getLogger(name)
@@ -138,7 +141,8 @@ def run(config: ConfigOpt, data_dir: DataDirOpt = None, workers: WorkersOpt = No
             if limit:
                 cfg.preview(limit).with_shard(shard)      # fail before Prefect starts: --limit caps all seeds
         run_id = new_run_id("run")
-        counts = run_flow(cfg, settings.data_dir, _workers(settings, cfg, workers), run_id, limit)
+        with writer(settings.data_dir):        # a second run on this data dir fails here, before Prefect
+            counts = run_flow(cfg, settings.data_dir, _workers(settings, cfg, workers), run_id, limit)
         _print(["stage outcome", "count"], sorted(counts.items()), "table", title=f"run {run_id}")
         cols, rows = queries.tables(settings.warehouse_path)
         _print(cols, rows, "table", title=f"warehouse {settings.warehouse_path}")

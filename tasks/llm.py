@@ -4,9 +4,12 @@ that completed.
 
 - Requests are keyed by sha256 of (model, messages, sampling params); a memo hit returns the stored
   text without a call.
-- Transient failures (connection, timeout, 429, 5xx) are retried by the client a bounded number of times
-  (``max_retries``, exponential backoff, ``Retry-After`` honoured); what still fails raises ``LLMCallError``
-  with a stable ``reason`` for the reject row. Errors are memoised too, but a rerun retries them.
+- Transient failures (connection, timeout, 429, 5xx, a 200 whose body is cut-off JSON) are retried a
+  bounded number of times (``max_retries``; jittered exponential backoff never shorter than
+  ``Retry-After``) by this client's own loop — the ``openai`` client's retries are off, so the bound is
+  exact and a malformed body (which ``openai`` raises as a bare ``ValueError``) is retried too; what still
+  fails raises ``LLMCallError`` with a stable ``reason`` (``tasks/teacher/retry.py``) for the reject row.
+  Errors are memoised too, but a rerun retries them.
 - The API key is a ``SecretStr`` until the client is built and is never logged or stored.
 """
 
@@ -14,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import time
+from datetime import UTC, datetime
 from typing import Any, NoReturn, Protocol
 
 import openai
@@ -23,6 +28,7 @@ from pydantic import SecretStr
 
 from prompts import RenderedPrompt
 from schemas.llm import MemoEntry
+from tasks.teacher.retry import Failure, backoff_delay, bad_body, classify
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
 
@@ -87,13 +93,17 @@ class ChatClient:
 
     def __init__(self, base_url: str, model: str, api_key: SecretStr | None, *, timeout_s: float = 60.0,
                  max_retries: int = 3, temperature: float = 0.0, seed: int = 42,
-                 memo: CallMemo | None = None) -> None:
+                 memo: CallMemo | None = None, backoff_base_s: float = 0.5, backoff_max_s: float = 8.0,
+                 max_retry_after_s: float = 60.0) -> None:
         self.model = model
         self.params: dict[str, Any] = {"temperature": temperature, "seed": seed}
         self.memo: CallMemo = memo or NoMemo()
         self.calls = 0
+        self.max_retries = max_retries
+        self._backoff = (backoff_base_s, backoff_max_s, max_retry_after_s)
+        self._rng = random.Random(seed)
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key.get_secret_value() if api_key else "none",
-                                     timeout=timeout_s, max_retries=max_retries)
+                                     timeout=timeout_s, max_retries=0)
 
     def complete(self, prompt: RenderedPrompt, system: str | None = None) -> str:
         messages: list[dict[str, Any]] = ([{"role": "system", "content": system}] if system else [])
@@ -102,17 +112,25 @@ class ChatClient:
         hit = self.memo.get(key)
         if hit is not None:
             return hit.text
-        t0 = time.perf_counter()
-        try:
+        attempts = 0
+        while True:
+            attempts += 1
             self.calls += 1
-            resp = self._client.chat.completions.create(model=self.model, messages=messages,  # type: ignore[arg-type]
-                                                        **self.params)
-        except openai.APIStatusError as err:
-            self._fail(key, prompt, f"http_{err.status_code}", str(err.message)[:300])
-        except openai.APITimeoutError:
-            self._fail(key, prompt, "timeout", "request timed out after retries")
-        except openai.APIConnectionError as err:
-            self._fail(key, prompt, "connection", str(err)[:300])
+            t0 = time.perf_counter()
+            failure: Failure
+            try:
+                resp = self._client.chat.completions.create(model=self.model, messages=messages,  # type: ignore[arg-type]
+                                                            **self.params)
+                break
+            except openai.OpenAIError as err:
+                failure = classify(err, datetime.now(UTC))
+            except ValueError as err:          # a 200 whose body is not the JSON it claims to be
+                failure = bad_body(err)
+            base_s, max_s, max_after_s = self._backoff
+            too_long = failure.retry_after is not None and failure.retry_after > max_after_s
+            if not failure.transient or attempts > self.max_retries or too_long:
+                self._fail(key, prompt, failure.reason, f"{failure.detail} (after {attempts} attempt(s))")
+            time.sleep(backoff_delay(attempts, base_s, max_s, self._rng, failure.retry_after))
         text = (resp.choices[0].message.content or "") if resp.choices else ""
         usage = resp.usage
         entry = MemoEntry(text, usage.prompt_tokens if usage else 0, usage.completion_tokens if usage else 0,

@@ -23,7 +23,8 @@ VOLATILE_COLUMNS = frozenset({"run_id", "created_at", "updated_at", "started_at"
 RUN_DERIVED_COLUMNS: dict[str, frozenset[str]] = {
     "exports": frozenset({"export_id", "folder", "bytes"}),
     "export_rows": frozenset({"export_id"}),
-}
+    "trajectory_turns": frozenset({"cached"}),   # served from tool_calls or not: a resumed run finds what the
+}                                                # killed run cached; the observation itself is compared
 """Columns that follow from run ids or the data dir's location: an export's id hashes its rows' provenance,
 which names the runs that wrote them, and so do the bytes of its parquet files; ``folder`` is an absolute
 path (its name is compared in ``exports.name``). Which rows went to which config, split and shard file

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import prompts
 from schemas.run_config import RunConfig
 from warehouse import runs as run_repo
 from warehouse.db import connect
+from warehouse.lock import writer_lock
 
 
 def code_version() -> str:
@@ -32,6 +34,13 @@ def code_version() -> str:
 
 def new_run_id(flow: str) -> str:
     return f"{flow}-{uuid.uuid4().hex[:12]}"
+
+
+@contextmanager
+def writer(data_dir: Path) -> Iterator[None]:
+    """Hold the data dir's warehouse writer lock (re-entrant; ``warehouse/lock.py``); a second run fails at once."""
+    with writer_lock(data_dir / "warehouse.duckdb"):
+        yield
 
 
 def start(data_dir: Path, run_id: str, flow: str, config: RunConfig) -> None:

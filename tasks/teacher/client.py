@@ -4,8 +4,9 @@ OpenAI-compatible endpoint (hosted API, vLLM, ``transformers serve``).
 - **Memo.** A request is keyed by the sha256 of its exact JSON body (model, messages, tools, sampling
   params, seed). A completed call is served from the memo without a request; a final error is stored
   too but retried on the next run. Identical calls in flight at the same time are sent once.
-- **Retries.** Only transient failures (connection, timeout, 408, 429, 5xx), at most ``max_retries``
-  times, with jittered exponential backoff never shorter than the server's ``Retry-After``. The
+- **Retries.** Only transient failures (connection, timeout, 408, 429, 5xx, a body that does not
+  parse), at most ``max_retries`` times, with jittered exponential backoff never shorter than the
+  server's ``Retry-After``. The
   ``openai`` client's own retries are off (``max_retries=0``) so that this loop is the only one. A final
   failure raises ``LLMCallError(reason, detail)`` after its row is written.
 - **Concurrency.** Every request holds a slot of the endpoint's ``EndpointLimiter`` (AIMD).
@@ -47,7 +48,7 @@ from tasks.llm import LLMCallError
 from tasks.teacher.cost import CostLedger, PriceTable
 from tasks.teacher.limiter import EndpointLimiter, Outcome
 from tasks.teacher.memo import MemoryMemo, MemoWriter, TeacherMemo
-from tasks.teacher.retry import Failure, backoff_delay, classify
+from tasks.teacher.retry import Failure, backoff_delay, bad_body, classify
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +242,9 @@ class TeacherClient:
                 failure = classify(err, self._now())
                 self.limiter.release(ticket, Outcome.THROTTLED if failure.status == 429 else Outcome.ERROR,
                                      failure.retry_after)
+            except ValueError as err:          # a 200 whose body is not the JSON it claims (cut off): retry
+                failure = bad_body(err)
+                self.limiter.release(ticket, Outcome.ERROR)
             except BaseException:
                 self.limiter.release(ticket, Outcome.ERROR)
                 raise

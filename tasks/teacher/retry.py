@@ -1,7 +1,9 @@
 """Which failures are worth another try, how long to wait, and what a ``Retry-After`` header means.
 
-Transient: connection errors, timeouts, HTTP 408, 429 and 5xx. Everything else (400, 401, 403, 404,
-422, ...) is permanent and fails at once. The wait before retry *n* is exponential with equal jitter
+Transient: connection errors, timeouts, HTTP 408, 429 and 5xx, and a 200 whose body does not parse
+(``bad_body``: a truncated or garbled JSON body, which ``openai`` raises as a bare ``ValueError``).
+Everything else (400, 401, 403, 404, 422, ...) is permanent and fails at once. The wait before retry *n*
+is exponential with equal jitter
 (``base · 2^(n-1)`` capped at ``max``, then uniformly between half and all of it) and never shorter
 than the server's ``Retry-After`` (``retry-after-ms``, seconds, or an HTTP date), which is a lower bound.
 """
@@ -74,6 +76,11 @@ def classify(err: Exception, now: datetime) -> Failure:
         retry_after = parse_retry_after(err.response.headers, now)
         return Failure(f"http_{status}", str(err.message)[:300], transient, status, retry_after)
     return Failure("bad_response", f"{type(err).__name__}: {err}"[:300], transient=False)
+
+
+def bad_body(err: ValueError) -> Failure:
+    """A response that arrived but does not parse (cut-off JSON): transient, the next try may be whole."""
+    return Failure("bad_response", f"unparseable response body: {type(err).__name__}: {err}"[:300], transient=True)
 
 
 def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random,
