@@ -249,7 +249,10 @@ def test_sigkill_mid_run_then_rerun_resends_no_completed_call(tmp_path: Path) ->
     assert all(counts[k] == 1 for k in completed)                # zero repeated requests for completed calls
     with connect(db) as con:
         keys = con.execute("SELECT request_hash FROM llm_calls WHERE error IS NULL").fetchall()
+        failed = con.execute("SELECT request_hash, error_reason, error FROM llm_calls WHERE error IS NOT NULL"
+                             ).fetchall()
         assert con.execute("SELECT count(*), count(DISTINCT request_hash) FROM llm_calls").fetchall() == [(40, 40)]
+    assert not failed, f"calls still failing after the rerun: {failed}"
     assert {k for (k,) in keys} == set(counts)                   # every body sent is one memo row
 
 
