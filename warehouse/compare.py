@@ -33,11 +33,13 @@ path (its name is compared in ``exports.name``). Which rows went to which config
 _SAMPLE = 3
 
 
-def _quote(name: str) -> str:
+def quote_ident(name: str) -> str:
+    """A catalog identifier (database, table, column) as a quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
 
 
-def _tables(con: Connection, db: str) -> dict[str, list[str]]:
+def table_columns(con: Connection, db: str) -> dict[str, list[str]]:
+    """``table -> column names`` (in order) of the main schema of attached database ``db``."""
     rows = con.execute(
         "SELECT t.table_name, c.column_name FROM duckdb_tables() t "
         "JOIN duckdb_columns() c ON c.database_name = t.database_name AND c.schema_name = t.schema_name "
@@ -56,10 +58,10 @@ def compared_columns(table: str, columns: Iterable[str]) -> list[str]:
 
 
 def _only_in(con: Connection, table: str, cols: list[str], left: str, right: str) -> tuple[int, list[str]]:
-    sel = ", ".join(_quote(c) for c in cols)
-    t = _quote(table)
-    diff = (f"SELECT {sel} FROM {_quote(left)}.{t} EXCEPT ALL "  # noqa: S608 - catalog identifiers, quoted
-            f"SELECT {sel} FROM {_quote(right)}.{t}")
+    sel = ", ".join(quote_ident(c) for c in cols)
+    t = quote_ident(table)
+    diff = (f"SELECT {sel} FROM {quote_ident(left)}.{t} EXCEPT ALL "  # noqa: S608 - catalog identifiers, quoted
+            f"SELECT {sel} FROM {quote_ident(right)}.{t}")
     n = con.execute(f"SELECT count(*) FROM ({diff})").fetchall()[0][0]  # noqa: S608 - built above from identifiers
     sample = [repr(r)[:200] for r in con.execute(f"{diff} LIMIT {_SAMPLE}").fetchall()] if n else []
     return int(n), sample
@@ -88,7 +90,7 @@ def _literal(path: Path) -> str:
 
 
 def _diff(con: Connection, left: str, right: str) -> list[str]:
-    ta, tb = _tables(con, left), _tables(con, right)
+    ta, tb = table_columns(con, left), table_columns(con, right)
     problems = [f"table {t}: only in a" for t in ta if t not in tb]
     problems += [f"table {t}: only in b" for t in tb if t not in ta]
     for table, cols_a in ta.items():

@@ -22,6 +22,8 @@ import duckdb
 
 from schemas.errors import WarehouseError
 from warehouse.compare import compared_columns
+from warehouse.compare import quote_ident as _q
+from warehouse.compare import table_columns as _columns
 from warehouse.db import Connection
 
 MEMO_TABLES = frozenset({"llm_calls", "tool_calls"})
@@ -38,24 +40,8 @@ class MergeResult:
     blob_paths: list[str] = field(default_factory=list)
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _literal(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
-
-
-def _columns(con: Connection, db: str) -> dict[str, list[str]]:
-    rows = con.execute(
-        "SELECT t.table_name, c.column_name FROM duckdb_tables() t "
-        "JOIN duckdb_columns() c ON c.database_name = t.database_name AND c.schema_name = t.schema_name "
-        "AND c.table_name = t.table_name WHERE t.database_name = ? AND t.schema_name = 'main' "
-        "ORDER BY t.table_oid, c.column_index", [db]).fetchall()
-    out: dict[str, list[str]] = {}
-    for table, column in rows:
-        out.setdefault(str(table), []).append(str(column))
-    return out
 
 
 def _versions(con: Connection, db: str) -> list[int]:

@@ -19,11 +19,11 @@ import re
 import xml.etree.ElementTree as ET
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from schemas.errors import SourceError
 from schemas.pages import PageRecord, PageReject
@@ -56,37 +56,24 @@ def _chunks(path: Path) -> Iterator[bytes]:
     a truncated file still yields everything decompressed before ``EOFError`` is raised (``GzipFile.read``
     would drop the partial chunk it was filling)."""
     lower = path.name.lower()
-    if lower.endswith(".gz"):
-        yield from _gzip_chunks(path)
-        return
-    if not lower.endswith(".bz2"):
+    if lower.endswith(".gz"):   # one zlib decompressor per member; small feeds: a corrupt span loses one feed
+        yield from _decompressed(path, lambda: zlib.decompressobj(wbits=31), CHUNK >> 4)
+    elif lower.endswith(".bz2"):    # concatenated streams (pbzip2-style dumps) each get a new decompressor
+        yield from _decompressed(path, bz2.BZ2Decompressor, CHUNK)
+    else:
         with path.open("rb") as f:
             while chunk := f.read(CHUNK):
                 yield chunk
-        return
-    decomp, fed = bz2.BZ2Decompressor(), False
-    with path.open("rb") as f:
-        while raw := f.read(CHUNK):
-            while raw:
-                if decomp.eof:  # concatenated streams (pbzip2-style dumps): start the next one
-                    decomp, fed = bz2.BZ2Decompressor(), False
-                out = decomp.decompress(raw)
-                fed = True
-                if out:
-                    yield out
-                raw = decomp.unused_data if decomp.eof else b""
-    if fed and not decomp.eof:
-        raise EOFError("compressed file ended before the end-of-stream marker was reached")
 
 
-def _gzip_chunks(path: Path) -> Iterator[bytes]:
-    """``_chunks`` for gzip: one ``zlib`` decompressor per member (concatenated members are valid gzip)."""
-    decomp, fed = zlib.decompressobj(wbits=31), False
+def _decompressed(path: Path, new: Callable[[], Any], feed: int) -> Iterator[bytes]:
+    """Feed ``path`` to decompressors from ``new`` (``decompress``/``eof``/``unused_data``), one per stream."""
+    decomp, fed = new(), False
     with path.open("rb") as f:
-        while raw := f.read(CHUNK >> 4):   # small feeds: a corrupt span loses at most one feed's output
+        while raw := f.read(feed):
             while raw:
                 if decomp.eof:
-                    decomp, fed = zlib.decompressobj(wbits=31), False
+                    decomp, fed = new(), False
                 try:
                     out = decomp.decompress(raw)
                 except zlib.error as err:
