@@ -16,7 +16,10 @@ Also printed: the client's CPU time per call (user + system); the event loop is 
 1000 / (CPU ms per call) is the most calls per second this machine can drive, whatever the concurrency.
 
 Requirement (issue 6): throughput at concurrency c ≥ 0.9 × c / latency.
-Usage: python -m benchmarks.teacher_concurrency [--latency 0.2] [--rounds 8]   (from the repo root)
+Throughput is sustained throughput: ``rounds × c`` calls (40 × c by default), so the ramp-up at the start
+and the drain at the end (about one latency each, whatever the client) weigh 1/40 of the run, not 1/8.
+
+Usage: python -m benchmarks.teacher_concurrency [--latency 0.2] [--rounds 40]   (from the repo root)
 """
 
 from __future__ import annotations
@@ -93,7 +96,8 @@ async def bare_openai(base_url: str, concurrency: int, calls: int) -> tuple[floa
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--latency", type=float, default=0.2, help="server latency per call, seconds")
-    ap.add_argument("--rounds", type=int, default=8, help="calls per concurrency level = rounds x concurrency")
+    ap.add_argument("--rounds", type=int, default=40, help="calls per concurrency level = rounds x concurrency "
+                    "(steady state: ramp-up and drain cost about one latency each, 1/rounds of the run)")
     ap.add_argument("--server", choices=("latency", "scripted"), default="latency",
                     help="latency: asyncio server (default); scripted: the threaded behaviour-test server")
     args = ap.parse_args()

@@ -60,14 +60,17 @@ def _naive_utc(ts: datetime) -> datetime:
 class WarehouseMemo:
     """``CallMemo`` and ``TeacherMemo`` over an open warehouse connection (the stage's single writer).
 
-    DuckDB connections are not thread-safe: use one from the thread that owns it (the event loop's
-    thread for the teacher client). Assumes this memo is the table's only writer while it lives.
+    DuckDB connections are not thread-safe, so reads (``lookup``) use ``con`` and writes (``record_many``)
+    their own cursor of it: the teacher client looks up on the event loop's thread while its memo writer
+    thread writes. Assumes this memo is the table's only writer while it lives.
     """
 
     def __init__(self, con: Connection) -> None:
         self.con = con
-        self._known: set[str] | None = None        # every key with a row (completed or failed)
-        self._completed: set[str] = set()
+        self._write_con = con.cursor()
+        rows = con.execute(_KEYS).fetchall()
+        self._known: set[str] = {str(k) for k, _ in rows}       # every key with a row (completed or failed)
+        self._completed: set[str] = {str(k) for k, ok in rows if ok}
 
     def get(self, key: str) -> MemoEntry | None:
         """The completed call under ``key`` (errors are never served), as the question stage reads it."""
@@ -116,24 +119,21 @@ class WarehouseMemo:
         known, completed = self._keys()
         fresh = [r for k, r in latest.items() if k not in known]
         again = [r for k, r in latest.items() if k in known]
+        con = self._write_con
         for statement, group in ((_INSERT, fresh), (_UPSERT, again)):
             if group:
-                self.con.register("_llm_call_rows", _arrow(group))
+                con.register("_llm_call_rows", _arrow(group))
                 try:
-                    self.con.execute(statement)
+                    con.execute(statement)
                 except duckdb.ConstraintException:  # another writer added one of these keys: upsert them all
-                    self.con.execute(_UPSERT)
+                    con.execute(_UPSERT)
                 finally:
-                    self.con.unregister("_llm_call_rows")
+                    con.unregister("_llm_call_rows")
         known.update(latest)
         completed.update(k for k, r in latest.items() if r.error is None)
 
     def _keys(self) -> tuple[set[str], set[str]]:
-        """``(keys with a row, keys with a completed row)``, read once; this memo keeps them current."""
-        if self._known is None:
-            rows = self.con.execute(_KEYS).fetchall()
-            self._known = {str(k) for k, _ in rows}
-            self._completed = {str(k) for k, ok in rows if ok}
+        """``(keys with a row, keys with a completed row)``, read at construction; kept current here."""
         return self._known, self._completed
 
 

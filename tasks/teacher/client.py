@@ -150,8 +150,9 @@ class TeacherClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP connections."""
+        """Close the HTTP connections and the memo writer's thread."""
         await self._client.close()
+        self._writer.close()
 
     def request_body(self, messages: list[Message], *, tools: list[dict[str, Any]] | None = None,
                      model: str | None = None, temperature: float | None = None, max_tokens: int | None = None,

@@ -1,6 +1,6 @@
 """The teacher client's side of the request memo: the ``TeacherMemo`` port, an in-process memo, and the
-group-commit writer that keeps memo writes on the event loop's thread without paying one warehouse
-commit per call.
+group-commit writer that takes memo writes off the event loop (one writer thread) without paying one
+warehouse commit per call.
 
 A warehouse upsert costs about the same for one row as for fifty (DuckDB's per-statement overhead
 dominates), so ``MemoWriter`` writes every row that completed while the previous group was being
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from schemas.teacher import CallRow
@@ -41,11 +42,15 @@ class MemoryMemo:
 
 
 class MemoWriter:
-    """Group commit of memo rows on the event loop's thread (one writer per memo and loop)."""
+    """Group commit of memo rows in one dedicated thread (one writer per memo and loop): a DuckDB upsert
+    costs milliseconds, and on the loop's thread it would stall every call in flight (DuckDB releases the
+    GIL while it executes). ``record_many`` must therefore be safe to call from that thread while
+    ``lookup`` runs on the loop (``WarehouseMemo`` writes through its own cursor)."""
 
     def __init__(self, memo: TeacherMemo) -> None:
         self.memo = memo
         self.groups = 0
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memo-writer")
         self._queue: list[tuple[CallRow, asyncio.Future[None]]] = []
         self._drainer: asyncio.Task[None] | None = None
 
@@ -63,7 +68,8 @@ class MemoWriter:
         while self._queue:
             group, self._queue = self._queue, []
             try:
-                self.memo.record_many([row for row, _ in group])
+                await asyncio.get_running_loop().run_in_executor(self._pool, self.memo.record_many,
+                                                                 [row for row, _ in group])
             except Exception as err:
                 for _, done in group:
                     done.set_exception(err)
@@ -73,3 +79,7 @@ class MemoWriter:
                     done.set_result(None)
             self.groups += 1
             await asyncio.sleep(0)
+
+    def close(self) -> None:
+        """Stop the writer thread (after the last write has returned)."""
+        self._pool.shutdown(wait=True)
