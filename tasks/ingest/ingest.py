@@ -52,21 +52,22 @@ def source_identity(cfg: SourceConfig) -> tuple[str, str]:
     return f"{cfg.kind}:{fingerprint(cfg.path)}", str(cfg.path)
 
 
-def _xml_batches(cfg: SourceConfig, workers: int, batch_pages: int) -> Iterator[SourceBatch]:
+def _xml_batches(cfg: SourceConfig, workers: int, batch_pages: int, max_image_bytes: int) -> Iterator[SourceBatch]:
     assert cfg.path is not None
     wiki = "enwiki"
     for batch_wiki, batch in parse_dump(cfg.path, workers=workers, batch_pages=batch_pages):
         wiki = batch_wiki
         yield list(batch)
     if cfg.media_dir is not None:
-        for blobs in read_media_dir(cfg.media_dir, wiki):
+        for blobs in read_media_dir(cfg.media_dir, wiki, max_bytes=max_image_bytes):
             yield list(blobs)
 
 
-def open_source(cfg: SourceConfig, *, workers: int, batch_pages: int) -> Iterator[SourceBatch]:
+def open_source(cfg: SourceConfig, *, workers: int, batch_pages: int,
+                max_image_bytes: int = 50_000_000) -> Iterator[SourceBatch]:
     """Batches of records from any source kind, in source order."""
     if cfg.kind == "xml":
-        return _xml_batches(cfg, workers, batch_pages)
+        return _xml_batches(cfg, workers, batch_pages, max_image_bytes)
     if cfg.kind == "zim":
         from tasks.ingest.zim import read_zim
 
@@ -129,7 +130,8 @@ def ingest_source(con: Connection, data_dir: Path, cfg: SourceConfig, ingest_cfg
     last: str | None = None
     wiki: str | None = None
     try:
-        for batch in open_source(cfg, workers=workers, batch_pages=ingest_cfg.batch_pages):
+        for batch in open_source(cfg, workers=workers, batch_pages=ingest_cfg.batch_pages,
+                                 max_image_bytes=ingest_cfg.max_image_bytes):
             pages, bad = _checked_titles(batch)
             result.pages += page_repo.upsert_pages(con, pages, source_id)
             reject_repo.upsert_rejects(con, STAGE, run_id,

@@ -18,9 +18,11 @@ from tasks.ingest.wikitext import printable_title
 MANIFEST = "images.jsonl"
 
 
-def read_media_dir(media_dir: Path, wiki: str, *, batch: int = 64) -> Iterator[list[ImageBlob | PageReject]]:
-    """Yield image bytes with their licence metadata; a missing or unsafe file, and a manifest line that
-    is not a JSON object with ``file_name`` and ``path``, are reject rows (the other lines go on).
+def read_media_dir(media_dir: Path, wiki: str, *, batch: int = 64, max_bytes: int = 50_000_000
+                   ) -> Iterator[list[ImageBlob | PageReject]]:
+    """Yield image bytes with their licence metadata; a missing, unsafe or oversized file (checked with
+    ``stat`` before anything is read), and a manifest line that is not a JSON object with ``file_name``
+    and ``path``, are reject rows (the other lines go on).
 
     Raises:
         SourceError: the manifest is missing.
@@ -48,6 +50,8 @@ def read_media_dir(media_dir: Path, wiki: str, *, batch: int = 64) -> Iterator[l
             out.append(PageReject(wiki, unit, "path_traversal", f"{printable_title(rel)!r} escapes {media_dir}"))
         elif not local.is_file():
             out.append(PageReject(wiki, unit, "missing_file", f"{printable_title(rel)!r} not found in {media_dir}"))
+        elif (size := local.stat().st_size) > max_bytes:
+            out.append(PageReject(wiki, unit, "too_large", f"{size} bytes > ingest.max_image_bytes {max_bytes}"))
         else:
             meta = ImageMeta(name, row.get("license"), row.get("license_url"), row.get("author"),
                              row.get("source_url"), row.get("description"))

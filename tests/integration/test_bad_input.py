@@ -259,6 +259,22 @@ def test_bad_images_are_rejects_and_good_images_are_stored(warehouse: Connection
     assert not (tmp_path / "escape.png").exists() and not (tmp_path.parent / "escape.png").exists()
 
 
+def test_an_oversized_media_file_is_rejected_before_it_is_read(warehouse: Connection, tmp_path: Path) -> None:
+    """``ingest.max_image_bytes`` is checked with ``stat``: a huge file is never read into memory."""
+    path = write_dump(tmp_path / "d.xml", good_pages())
+    media = write_media(tmp_path / "media", {"Small.png": png_bytes(10, 10), "Big.png": png_bytes(200, 200)})
+    big = (media / "images.jsonl").read_text().splitlines()[1]
+    big_file = media / json.loads(big)["path"]
+    with big_file.open("ab") as f:                  # grow it past the limit (a sparse tail: nothing to read)
+        f.truncate(5_000_000)
+    ingest(warehouse, tmp_path / "data", SourceConfig(kind="xml", path=path, media_dir=media),
+           max_image_bytes=1_000_000)
+    reasons = rejects(warehouse)
+    assert reasons["enwiki:File:Big.png"][0] == "too_large" and "5000000 bytes" in reasons["enwiki:File:Big.png"][1]
+    stored = sorted(n for (n,) in warehouse.execute("SELECT file_name FROM image_files").fetchall())
+    assert stored == ["Small.png"]
+
+
 # ------------------------------------------------------------------------------------ page text aimed at the model
 
 
