@@ -66,12 +66,14 @@ def dataset_info_yaml(data: CardData) -> str:
     for config in ("sft", "rl"):
         splits = SplitDict()
         for (c, split), n in rows.items():
-            if c == config and (split == "train" or n):
+            if c == config and n:
                 splits.add(SplitInfo(name=split, num_bytes=data.split_bytes.get((c, split), 0), num_examples=n))
+        if not splits:
+            continue
         size = sum(b for (c, _), b in data.split_bytes.items() if c == config)
         infos.append(DatasetInfo(features=features(config), splits=splits, download_size=size, dataset_size=size,
                                  config_name=config)._to_yaml_dict())
-    return yaml.safe_dump(infos, sort_keys=False, allow_unicode=True).rstrip()
+    return "\n" + yaml.safe_dump(infos, sort_keys=False, allow_unicode=True).rstrip() if infos else " []"
 
 
 def fallbacks(labels: dict[str, list[str]]) -> list[dict[str, str]]:

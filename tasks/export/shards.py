@@ -66,7 +66,8 @@ def _batches(rows: Iterable[SftRow | RlRow], max_bytes: int) -> Iterator[list[Sf
             batch, size = [], 0
         batch.append(row)
         size += s
-    yield batch                                  # possibly empty: an empty split still gets one shard
+    if batch:                                    # an empty split gets no shard: datasets cannot load 0 rows
+        yield batch
 
 
 def write_shards(folder: Path, config: str, split: str, rows: Iterable[SftRow | RlRow],
@@ -74,9 +75,9 @@ def write_shards(folder: Path, config: str, split: str, rows: Iterable[SftRow | 
     """Write ``<folder>/<config>/<split>-0000i-of-0000n.parquet``; returns the shards in order."""
     schema = features(config).arrow_schema
     out_dir = folder / config
-    out_dir.mkdir(parents=True, exist_ok=True)
     written: list[tuple[Path, list[SftRow | RlRow]]] = []
     for i, batch in enumerate(_batches(rows, max_bytes)):
+        out_dir.mkdir(parents=True, exist_ok=True)
         tmp = out_dir / f".{split}-{i:05d}.parquet"
         table = pa.Table.from_pylist([_record(r) for r in batch], schema=schema)
         pq.write_table(table, tmp, compression="zstd", row_group_size=max(1, min(len(batch), 1000)))

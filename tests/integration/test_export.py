@@ -108,6 +108,20 @@ def test_unchanged_export_is_not_rewritten_and_limit_previews(exported: Path) ->
     assert not list((data_dir / "export").glob(".tmp-*"))
 
 
+def test_a_config_with_no_rows_is_left_out_of_the_card(exported: Path) -> None:
+    data_dir = exported.parents[1]
+    cfg = load_run_config(DEMO_CONFIG)
+    with connect(data_dir / "warehouse.duckdb") as con:
+        res = export_dataset(con, data_dir, cfg.export.model_copy(update={"sft_size": 0, "name": "rl-only"}),
+                             filter_hash(cfg.filter), "run-4", cfg.name, "2026-01-01")
+    assert res.sft_rows == 0 and not (res.folder / "sft").exists()
+    card = (res.folder / "README.md").read_text()
+    assert "config_name: sft" not in card and "config_name: rl" in card
+    assert len(datasets.load_dataset(str(res.folder), "rl", split="train")) == res.rl_rows["train"]
+    with pytest.raises(ValueError, match="BuilderConfig 'sft' not found"):
+        datasets.load_dataset(str(res.folder), "sft")
+
+
 def test_unreadable_image_is_a_reject_and_the_rest_is_written(tmp_path: Path) -> None:
     folder = exported_demo(tmp_path)
     data_dir = folder.parents[1]
@@ -152,7 +166,7 @@ def test_inspect_subcommands_on_a_real_warehouse_while_a_writer_is_active(export
         counts = {r["name"]: r["rows"] for r in json.loads(res.stdout)}
         assert counts["exports"] >= 1 and counts["export_rows"] >= 2
         res = runner.invoke(app, ["inspect", "funnel", "--data-dir", str(data_dir), "-f", "csv"])
-        assert res.exit_code == 0 and "export,sft/train" in res.stdout and "solved_one_text_search" in res.stdout
+        assert res.exit_code == 0 and "export,rl/train" in res.stdout and "solved_one_text_search" in res.stdout
         res = runner.invoke(app, ["inspect", "rejects", "--stage", "filter", "--data-dir", str(data_dir), "-f", "json"])
         rejected = json.loads(res.stdout)
         assert rejected and all(r["stage"] == "filter" and r["reason"].startswith("dropped:") for r in rejected)
