@@ -234,12 +234,13 @@ def tool(name: Annotated[str, typer.Argument(help="text_search, image_search, la
     """Run one tool by hand against the warehouse's search indexes and print its observation.
 
     Successful search and OCR results go through the warehouse tool-call cache (tool_calls).
+    SEARCHVL_SEARCH_API_URL / SEARCHVL_IMAGE_SEARCH_URL switch the search tools to remote APIs.
     """
     def body() -> int:
         from tasks.tooling import run_tool_once
 
         settings = _settings(data_dir)
-        res = run_tool_once(settings.data_dir, name, image or [], args)
+        res = run_tool_once(settings.data_dir, name, image or [], args, settings=settings)
         if not res.ok:
             err.print(f"[bold red]error:[/] {escape(res.text)}", highlight=False, markup=True, soft_wrap=True)
             return 1

@@ -29,6 +29,16 @@ class Settings(BaseSettings):
                                        description="Hub write token for publish (SEARCHVL_HF_TOKEN, else HF_TOKEN)")
     hub_endpoint: str | None = Field(default=None, description="Hub-compatible endpoint for publish; None = "
                                      "huggingface_hub's default (HF_ENDPOINT, else https://huggingface.co)")
+    search_api_url: str | None = Field(default=None, description="Serper-style web search base URL (POST /search); "
+                                       "set: text_search uses it instead of the local BM25 index")
+    search_api_key: SecretStr | None = None
+    page_reader_url: str | None = Field(default=None, description="Jina-style page reader prefix (GET <url><page "
+                                        "url>) for the remote text search; None: search snippets only")
+    page_reader_api_key: SecretStr | None = None
+    image_search_url: str | None = Field(default=None, description="Lens-style reverse image search endpoint; set: "
+                                         "image_search uses it instead of the local image index")
+    image_search_api_key: SecretStr | None = None
+    search_timeout_s: float = Field(default=15.0, gt=0, description="HTTP timeout of the remote search backends")
 
     @property
     def warehouse_path(self) -> Path:

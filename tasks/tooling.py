@@ -8,6 +8,8 @@ Shared by every stage that drives ``toolenv`` (teacher synthesis) and by ``searc
   warehouse memo as its ``ToolCache``;
 - ``load_indexes``: the two indexes, saved under ``<data_dir>/indexes/`` keyed by a content digest of
   what they hold, so a second build with unchanged pages and images only reopens them;
+- ``remote_backends``: the Serper/Jina web search and Lens image search that ``Settings`` configure
+  (``SEARCHVL_SEARCH_API_URL``, ``SEARCHVL_IMAGE_SEARCH_URL``, …); each replaces its local index;
 - ``WarehouseToolCache``: the ``ToolCache`` adapter over ``warehouse/tool_calls.py``;
 - ``run_tool_once``: one tool call by hand (the ``searchvl tool`` command).
 """
@@ -30,7 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import SecretStr
+
 from schemas.errors import PipelineError, WarehouseError
+from schemas.settings import Settings
 from toolenv import (
     CachedResult,
     Document,
@@ -38,9 +43,14 @@ from toolenv import (
     EpisodeItem,
     ImageEntry,
     ImageIndex,
+    ImageSearch,
+    JinaReader,
+    LensImageSearch,
     OcrEngine,
     RapidOcrEngine,
+    SerperSearch,
     TextIndex,
+    TextSearch,
     ToolCache,
     ToolEnv,
 )
@@ -244,10 +254,40 @@ def default_ocr() -> OcrEngine | None:
     return RapidOcrEngine()
 
 
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+def remote_backends(settings: Settings) -> tuple[TextSearch | None, ImageSearch | None]:
+    """The remote search backends ``settings`` configure, ``None`` for each one left to the local index.
+
+    Text: ``SerperSearch`` at ``search_api_url``, reading each result page with a ``JinaReader`` at
+    ``page_reader_url`` when set (else the search snippets). Image: ``LensImageSearch`` at
+    ``image_search_url``. All use ``search_timeout_s``. The keys go only into request headers; the
+    backends' fingerprints (part of every ``tool_calls`` key) name the endpoint, never the key, and differ
+    from the local indexes', so remote and local results never share memo entries.
+    """
+    text: TextSearch | None = None
+    image: ImageSearch | None = None
+    timeout = settings.search_timeout_s
+    if settings.search_api_url:
+        reader = JinaReader(base_url=settings.page_reader_url, api_key=_secret(settings.page_reader_api_key) or None,
+                            timeout_s=timeout) if settings.page_reader_url else None
+        text = SerperSearch(_secret(settings.search_api_key), base_url=settings.search_api_url, reader=reader,
+                            timeout_s=timeout)
+        log.info("text_search: remote search API %s%s", settings.search_api_url,
+                 f" with page reader {settings.page_reader_url}" if reader is not None else " (snippets only)")
+    if settings.image_search_url:
+        image = LensImageSearch(_secret(settings.image_search_api_key), endpoint=settings.image_search_url,
+                                timeout_s=timeout)
+        log.info("image_search: remote image search API %s", settings.image_search_url)
+    return text, image
+
+
 def build_tool_env(con: Connection, data_dir: Path, config: EnvConfig | None = None, *, wiki: str | None = None,
                    cache: ToolCache | Literal["warehouse"] | None = "warehouse",
                    ocr: OcrEngine | Literal["auto"] | None = "auto",
-                   indexes: SearchIndexes | None = None) -> ToolEnv:
+                   indexes: SearchIndexes | None = None, settings: Settings | None = None) -> ToolEnv:
     """A ``ToolEnv`` with the paper's seven tools over the warehouse's pages and images.
 
     Args:
@@ -260,15 +300,20 @@ def build_tool_env(con: Connection, data_dir: Path, config: EnvConfig | None = N
         ocr: ``"auto"``: rapidocr when installed, else no ``layout_parsing``; an engine; None: no OCR.
         indexes: prebuilt ``load_indexes`` output, to share the indexes between several environments
             (one ``ToolEnv`` runs one episode at a time; build one per parallel episode).
+        settings: when they configure a remote search backend (``remote_backends``), it replaces the
+            local index of that tool (the local indexes are still built and used for the other); ``wiki``
+            does not restrict a remote backend. None: local indexes only.
 
     Reads: ``pages``, ``all_aliases``, ``image_refs``/``image_files``/``image_blobs``, ``tool_calls``.
     Writes: ``tool_calls`` (memo entries and hit counts) while the environment runs, when ``cache`` is
     ``"warehouse"``. Side effects: saved indexes under ``<data_dir>/indexes/``.
     """
     found = indexes or load_indexes(con, data_dir, wiki=wiki)
+    remote_text, remote_image = remote_backends(settings) if settings is not None else (None, None)
     memo = WarehouseToolCache(con) if isinstance(cache, str) else cache
     engine = default_ocr() if isinstance(ocr, str) else ocr
-    return ToolEnv.build(config, text_search=found.text, image_search=found.image, ocr=engine, cache=memo)
+    return ToolEnv.build(config, text_search=remote_text or found.text, image_search=remote_image or found.image,
+                         ocr=engine, cache=memo)
 
 
 # ---------------------------------------------------------------- one call by hand (`searchvl tool`)
@@ -336,12 +381,13 @@ def _warehouse(path: Path) -> Iterator[tuple[Connection, bool]]:
 
 
 def run_tool_once(data_dir: Path, name: str, image_paths: Sequence[Path], args_json: str,
-                  config: EnvConfig | None = None) -> ToolRunResult:
+                  config: EnvConfig | None = None, settings: Settings | None = None) -> ToolRunResult:
     """Run one tool call against the warehouse's indexes, through the ``tool_calls`` memo.
 
     The input images become ``img_1``, ``img_2``, … in order; when the tool takes one image argument
     that ``args_json`` leaves out and exactly one image is given, it is ``img_1``. The leakage guard is off
     (there is no question to protect).
+    ``settings`` may configure remote search backends (see ``build_tool_env``).
 
     Reads: the tables ``build_tool_env`` reads. Writes: ``tool_calls`` (unless another process holds
     the warehouse: then a snapshot is read and nothing is written). Side effects: saved indexes.
@@ -355,7 +401,7 @@ def run_tool_once(data_dir: Path, name: str, image_paths: Sequence[Path], args_j
     cfg = config or EnvConfig(leakage_guard=False)
     with _warehouse(data_dir / "warehouse.duckdb") as (con, writable):
         cache = WarehouseToolCache(con, read_only=not writable, tool=name)
-        env = build_tool_env(con, data_dir, cfg, cache=cache)
+        env = build_tool_env(con, data_dir, cfg, cache=cache, settings=settings)
         tool = env.registry.get(name)
         if tool is None:
             raise ToolRunError(f"unknown tool {name!r}; available: {', '.join(env.registry.names())}")

@@ -12,6 +12,7 @@ from xml.sax.saxutils import escape
 from PIL import Image
 
 from schemas.run_config import IngestConfig, SamplingConfig, SourceConfig
+from schemas.settings import Settings
 from tasks.sample.link_graph import LinkGraph
 from tasks.sample.paths import Seed, sample_paths
 from warehouse import graph as graph_repo
@@ -140,7 +141,6 @@ def ingest_and_sample(con: Connection, data_dir: Path, src: SourceConfig, sampli
 def corpus_through_pool(con: Connection, data_dir: Path, config_path: Path) -> None:
     """The bundled corpus through ingest, sampling, questions and the pool (no Prefect)."""
     from schemas.run_config import load_run_config
-    from schemas.settings import Settings
     from tasks.pool.stage import build_pool
     from tasks.questions.stage import question_all, text_index
 
@@ -153,12 +153,14 @@ def corpus_through_pool(con: Connection, data_dir: Path, config_path: Path) -> N
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "flows/configs/demo.yaml"
 
 
-def corpus_through_synthesis(con: Connection, data_dir: Path, config_path: Path = DEMO_CONFIG
+def corpus_through_synthesis(con: Connection, data_dir: Path, config_path: Path = DEMO_CONFIG,
+                             settings: Settings | None = None
                              ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
     """The bundled corpus through the shortcut filter, enhancement and offline synthesis (no Prefect);
-    returns the filter's and synthesis's outcome counts. Expects ``corpus_through_pool`` to have run."""
+    returns the filter's and synthesis's outcome counts. Expects ``corpus_through_pool`` to have run.
+    ``settings`` (default: ``Settings()`` for the models, local search indexes) go to ``build_tool_env``
+    too, so they may switch the search tools to remote backends."""
     from schemas.run_config import load_run_config
-    from schemas.settings import Settings
     from tasks.filter.stage import filter_hash, filter_pool
     from tasks.pool.stage import enhance_pool
     from tasks.synthesize.models import filter_models, synthesis_models
@@ -167,15 +169,17 @@ def corpus_through_synthesis(con: Connection, data_dir: Path, config_path: Path 
     from warehouse.synthesis import kept_item_ids
 
     cfg = load_run_config(config_path)
-    fm = filter_models(con, Settings(), cfg.teacher, cfg.filter, None, "run-test")
-    env = build_tool_env(con, data_dir)
+    env_settings = settings
+    settings = settings or Settings()
+    fm = filter_models(con, settings, cfg.teacher, cfg.filter, None, "run-test")
+    env = build_tool_env(con, data_dir, settings=env_settings)
     filtered = filter_pool(con, cfg.filter, "run-test", data_dir, env, fm.make_solver, fm.judge)
     fhash = filter_hash(cfg.filter)
     enhance_pool(con, cfg.pool, "run-test", kept_item_ids(con, fhash), data_dir)
-    models = synthesis_models(con, Settings(), cfg.teacher, cfg.synthesis, "run-test")
+    models = synthesis_models(con, settings, cfg.teacher, cfg.synthesis, "run-test")
     indexes = load_indexes(con, data_dir)
     made = synthesize_pool(con, cfg.synthesis, "run-test", data_dir, fhash,
-                           lambda: build_tool_env(con, data_dir, indexes=indexes), models)
+                           lambda: build_tool_env(con, data_dir, indexes=indexes, settings=env_settings), models)
     return dict(filtered), dict(made)
 
 

@@ -20,8 +20,9 @@ from warehouse.db import connect
 def filter_step(data_dir: Path, cfg: FilterConfig, teacher: TeacherConfig, judge_model: str | None,
                 run_id: str) -> dict[str, int]:
     with connect(data_dir / "warehouse.duckdb") as con:
-        models = filter_models(con, Settings(), teacher, cfg, judge_model, run_id)
-        env = build_tool_env(con, data_dir)
+        settings = Settings()
+        models = filter_models(con, settings, teacher, cfg, judge_model, run_id)
+        env = build_tool_env(con, data_dir, settings=settings)
         counts = filter_pool(con, cfg, run_id, data_dir, env, models.make_solver, models.judge,
                              concurrency=1 if models.close is None else teacher.concurrency.max, close=models.close)
     record.stats(data_dir, run_id, "filter", counts)

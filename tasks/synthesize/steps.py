@@ -23,10 +23,12 @@ def synthesize_step(data_dir: Path, cfg: SynthesisConfig, teacher: TeacherConfig
                     run_id: str) -> dict[str, int]:
     env_cfg = EnvConfig(max_turns=cfg.max_turns, max_consecutive_errors=cfg.max_consecutive_errors)
     with connect(data_dir / "warehouse.duckdb") as con:
-        models = synthesis_models(con, Settings(), teacher, cfg, run_id)
+        settings = Settings()
+        models = synthesis_models(con, settings, teacher, cfg, run_id)
         indexes = load_indexes(con, data_dir)
         counts = synthesize_pool(con, cfg, run_id, data_dir, filter_hash(filter_cfg),
-                                 lambda: build_tool_env(con, data_dir, env_cfg, indexes=indexes), models,
+                                 lambda: build_tool_env(con, data_dir, env_cfg, indexes=indexes, settings=settings),
+                                 models,
                                  concurrency=1 if models.deterministic else teacher.concurrency.max)
     record.stats(data_dir, run_id, "synthesize", counts)
     get_run_logger().info("synthesis: %s", {f"{o}:{r}": n for (o, r), n in counts.items()})
