@@ -95,7 +95,7 @@ def build_trainer(recipe: Recipe) -> Any:
         raise RecipeError("model.path is required unless model.tiny is true")
     torch.manual_seed(recipe.train.seed)
     dtype = torch.bfloat16 if recipe.model.dtype == "bfloat16" and not recipe.train.use_cpu else torch.float32
-    processor = AutoProcessor.from_pretrained(path)
+    processor = AutoProcessor.from_pretrained(path)  # type: ignore[no-untyped-call]
     model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype)
     tok = processor.tokenizer
     placeholder = recipe.rollout.image_placeholder or str(processor.image_token)

@@ -57,13 +57,13 @@ def build_tiny_vlm(out: Path, *, seed: int = 0, hidden_size: int = 32, layers: i
     trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=SPECIAL_TOKENS,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(_SENTENCES * 20, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>",
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>",  # type: ignore[no-untyped-call]
                                    eos_token="<|im_end|>", pad_token="<pad>",
                                    extra_special_tokens={"image_token": "<image>"})
     fast.chat_template = CHAT_TEMPLATE
     image_processor = CLIPImageProcessorPil(size={"shortest_edge": IMAGE_SIZE},
                                             crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
-    processor = LlavaProcessor(image_processor=image_processor, tokenizer=fast, patch_size=PATCH_SIZE,
+    processor = LlavaProcessor(image_processor=image_processor, tokenizer=fast, patch_size=PATCH_SIZE,  # type: ignore[no-untyped-call]
                                vision_feature_select_strategy="default", chat_template=CHAT_TEMPLATE,
                                num_additional_image_tokens=1)
     processor.save_pretrained(out)
@@ -76,7 +76,9 @@ def build_tiny_vlm(out: Path, *, seed: int = 0, hidden_size: int = 32, layers: i
     vision = CLIPVisionConfig(hidden_size=hidden_size, intermediate_size=2 * hidden_size, num_hidden_layers=1,
                               num_attention_heads=4, image_size=IMAGE_SIZE, patch_size=PATCH_SIZE,
                               projection_dim=hidden_size)
-    cfg = LlavaConfig(text_config=text, vision_config=vision, image_token_id=image_token_id,
+    # image_token_id and the special-token ids are accepted by PretrainedConfig's attribute map at run time;
+    # transformers' annotations list only image_token_index
+    cfg = LlavaConfig(text_config=text, vision_config=vision, image_token_id=image_token_id,  # type: ignore[call-arg]
                       vision_feature_select_strategy="default", vision_feature_layer=-1,
                       pad_token_id=fast.pad_token_id, eos_token_id=fast.eos_token_id,
                       bos_token_id=fast.bos_token_id)
