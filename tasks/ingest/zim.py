@@ -13,8 +13,11 @@ article of a topic ZIM embeds the same navbox, which would turn the link graph i
 
 Entries are read one at a time through ``Archive._get_entry_by_id`` (python-libzim 3.13 has no public
 entry iterator), so memory holds one page plus the current batch and the set of image names sent.
-Old-scheme ZIMs (articles under ``A/``, images under ``I/``) are what the fixture uses; new-scheme
-ZIMs (everything under ``C/``) go through the same code with ``C`` as the content namespace.
+Both namespace schemes are read. Old-scheme ZIMs (before 2021; the fixture) report paths with their
+namespace (``A/Ray_Charles.html``, ``I/m/x.jpg``). New-scheme ZIMs (every current Kiwix Wikipedia) keep all
+content in ``C`` and python-libzim reports and looks up those paths *without* the namespace (``Ray_Charles``);
+``_Zim`` gives both one form, ``C/Ray_Charles``, so the rest of this module sees ``<content ns>/<path>``
+either way and hrefs, which are relative to the entry, join the same way.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ _ISO3 = {"eng": "en", "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "spa":
 MIN_IMAGE_SIDE = 64
 """Images shown smaller than this on both sides are icons (flags in lists, sister-project logos)."""
 MAX_REDIRECT_HOPS = 8
+_IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".gif", ".svg", ".tif", ".tiff")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +104,14 @@ def zim_path(base: str, href: str) -> str | None:
 def file_name_of(path: str) -> str:
     """``I/m/Ray_Charles_(cropped).jpg`` → ``Ray Charles (cropped).jpg``, the name pages use on the wiki.
     ZIMs store SVGs as PNG renders named ``X.svg.png``; the ``.png`` is dropped so the name matches the
-    wiki's ``File:X.svg`` (the stored format still comes from the bytes)."""
+    wiki's ``File:X.svg`` (the stored format still comes from the bytes); likewise the ``.webp`` of the
+    WebP renders current ZIMs store (``X.jpg.webp``)."""
     name = posixpath.basename(path)
-    if name.lower().endswith(".svg.png"):
+    low = name.lower()
+    if low.endswith(".svg.png"):
         name = name[:-4]
+    elif low.endswith(".webp") and low[:-5].endswith(_IMAGE_EXTS):  # new ZIMs: ``X.jpg.webp`` renders
+        name = name[:-5]
     return normalise_title(name)
 
 
@@ -434,6 +442,35 @@ def _open(path: Path) -> Archive:
         raise SourceError(f"{path}: not a readable ZIM file ({err})") from None
 
 
+class _Zim:
+    """An archive whose paths read ``<content ns>/<path>`` in both namespace schemes (see the module doc)."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self.new_scheme = bool(archive.has_new_namespace_scheme)
+        self.content_ns = "C" if self.new_scheme else "A"
+
+    def path(self, entry: Entry) -> str:
+        """The entry's path in the common form (raises ``UnicodeDecodeError`` for a path that is not UTF-8)."""
+        return f"C/{entry.path}" if self.new_scheme else str(entry.path)
+
+    def get(self, path: str) -> Entry | None:
+        """The entry at a common-form path, or None when the archive has none there."""
+        if self.new_scheme:
+            if not path.startswith("C/"):
+                return None
+            path = path[2:]
+        if not self.archive.has_entry_by_path(path):
+            return None
+        return self.archive.get_entry_by_path(path)
+
+    @property
+    def content_entries(self) -> int:
+        """How many entries to visit: new-scheme archives number their ``C`` entries first (the rest are
+        metadata, well-known and index entries); old-scheme archives have one range for everything."""
+        return int(self.archive.entry_count if self.new_scheme else self.archive.all_entry_count)
+
+
 def _metadata(archive: Archive, key: str) -> str:
     try:
         return bytes(archive.get_metadata(key)).decode("utf-8", "replace").strip()
@@ -465,14 +502,14 @@ def _is_html(entry: Entry) -> bool:
     return bool(entry.get_item().mimetype.startswith("text/html"))
 
 
-def _resolver(archive: Archive, content_ns: str) -> Resolver:
+def _resolver(zim: _Zim) -> Resolver:
     @functools.lru_cache(maxsize=1 << 16)
     def resolve(p: str) -> str | None:
-        if not p.startswith(f"{content_ns}/") or not archive.has_entry_by_path(p):
+        if not p.startswith(f"{zim.content_ns}/"):
             return None
         try:
-            entry = archive.get_entry_by_path(p)
-            if not _is_html(_final(entry)):
+            entry = zim.get(p)
+            if entry is None or not _is_html(_final(entry)):
                 return None
             return entry.title or title_from_path(p)
         except (RuntimeError, KeyError, ValueError):   # ValueError includes a title that is not UTF-8
@@ -481,21 +518,22 @@ def _resolver(archive: Archive, content_ns: str) -> Resolver:
     return resolve
 
 
-def _page(archive: Archive, entry: Entry, wiki: str, resolve: Resolver,
-          content_ns: str) -> ParsedArticle | PageReject | None:
+def _page(zim: _Zim, entry: Entry, entry_path: str, wiki: str,
+          resolve: Resolver) -> ParsedArticle | PageReject | None:
     """One content entry → record; None for entries that are not articles (CSS, JS, images)."""
     try:
-        title = entry.title or title_from_path(entry.path)
+        title = entry.title or title_from_path(entry_path)
     except UnicodeDecodeError as err:
-        return PageReject(wiki, entry.path, "invalid_title", f"title is not valid UTF-8 ({err.reason} at byte "
+        return PageReject(wiki, entry_path, "invalid_title", f"title is not valid UTF-8 ({err.reason} at byte "
                           f"{err.start})")
     try:
         if entry.is_redirect:
             target = _final(entry)
-            if not target.path.startswith(f"{content_ns}/") or not _is_html(target):
+            target_path = zim.path(target)
+            if not target_path.startswith(f"{zim.content_ns}/") or not _is_html(target):
                 return None
             red = PageRecord(wiki=wiki, title=title, namespace=0,
-                             redirect_target=target.title or title_from_path(target.path))
+                             redirect_target=target.title or title_from_path(target_path))
             return ParsedArticle(red)
         item = entry.get_item()
         if not item.mimetype.startswith("text/html"):
@@ -504,16 +542,17 @@ def _page(archive: Archive, entry: Entry, wiki: str, resolve: Resolver,
     except (RuntimeError, KeyError, ValueError) as err:
         return PageReject(wiki, title, "read_error", f"{type(err).__name__}: {err}"[:500])
     try:
-        return parse_article(wiki, title, entry.path, html, resolve, content_ns)
+        return parse_article(wiki, title, entry_path, html, resolve, zim.content_ns)
     except Exception as err:  # one odd page must not stop a 6 M-article archive
         return PageReject(wiki, title, "parse_error", f"{type(err).__name__}: {err}"[:500])
 
 
-def _blob(archive: Archive, wiki: str, zim_name: str, name: str, src: str) -> ImageBlob | PageReject | None:
+def _blob(zim: _Zim, wiki: str, zim_name: str, name: str, src: str) -> ImageBlob | PageReject | None:
     try:
-        if not archive.has_entry_by_path(src):
+        entry = zim.get(src)
+        if entry is None:
             return PageReject(wiki, f"File:{name}", "missing_file", f"{src!r} not in {zim_name}")
-        item = _final(archive.get_entry_by_path(src)).get_item()
+        item = _final(entry).get_item()
         if not item.mimetype.startswith("image/"):
             return None  # e.g. a video poster pointing at an .ogg: nothing to decode
         data = bytes(item.content)
@@ -531,9 +570,9 @@ def read_zim(path: Path, *, batch_pages: int = 50) -> Iterator[list[Record]]:
         SourceError: the file is not a ZIM or cannot be opened.
     """
     archive = _open(path)
+    zim = _Zim(archive)
     wiki = wiki_name(archive, path)
-    content_ns = "C" if archive.has_new_namespace_scheme else "A"
-    resolve = _resolver(archive, content_ns)
+    resolve = _resolver(zim)
     sent: set[str] = set()
     batch: list[Record] = []
     wanted: dict[str, str] = {}
@@ -541,7 +580,7 @@ def read_zim(path: Path, *, batch_pages: int = 50) -> Iterator[list[Record]]:
     def images() -> Iterator[list[Record]]:
         out: list[Record] = []
         for name, src in wanted.items():
-            blob = _blob(archive, wiki, path.name, name, src)
+            blob = _blob(zim, wiki, path.name, name, src)
             if blob is not None:
                 out.append(blob)
             if len(out) >= batch_pages:
@@ -551,17 +590,17 @@ def read_zim(path: Path, *, batch_pages: int = 50) -> Iterator[list[Record]]:
         if out:
             yield out
 
-    for i in range(archive.all_entry_count):
+    for i in range(zim.content_entries):
         entry = archive._get_entry_by_id(i)
         try:
-            entry_path = entry.path
+            entry_path = zim.path(entry)
         except UnicodeDecodeError as err:
             batch.append(PageReject(wiki, f"zim entry #{i}", "invalid_path",
                                     f"entry path is not valid UTF-8 ({err.reason} at byte {err.start})"))
             continue
-        if not entry_path.startswith(f"{content_ns}/"):
+        if not entry_path.startswith(f"{zim.content_ns}/"):
             continue
-        rec = _page(archive, entry, wiki, resolve, content_ns)
+        rec = _page(zim, entry, entry_path, wiki, resolve)
         if rec is None:
             continue
         if isinstance(rec, ParsedArticle):
@@ -579,4 +618,5 @@ def read_zim(path: Path, *, batch_pages: int = 50) -> Iterator[list[Record]]:
     if batch:
         yield batch
     yield from images()
-    log.info("read %s: %d entries, %d image files", path, archive.all_entry_count, len(sent))
+    log.info("read %s (%s namespace scheme): %d entries, %d image files", path,
+             "new" if zim.new_scheme else "old", zim.content_entries, len(sent))
