@@ -43,6 +43,7 @@ from schemas.shards import RlRow, SftRow
 from tasks.export.shards import WrittenShard, features, write_shards
 from tasks.export.stage import ExportResult, export_dataset
 from tasks.filter.stage import filter_hash
+from tasks.synthesize.stage import synthesis_hash
 from warehouse.db import Connection, connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +56,7 @@ REPLICATE = [
     ("gate_verdicts", ["item_id"], ""),
     ("filter_outcomes", ["item_id"], "WHERE status = 'kept'"),
     ("enhancements", ["item_id"], ""),
+    ("rl_holdout", ["item_id"], ""),
     ("trajectories", ["trajectory_id", "item_id"], "WHERE status = 'accepted'"),
     ("trajectory_turns", ["trajectory_id"],
      "WHERE trajectory_id IN (SELECT trajectory_id FROM trajectories WHERE status = 'accepted')"),
@@ -124,7 +126,7 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one export first")
     args = ap.parse_args()
     cfg = load_run_config(CONFIG)
-    fhash = filter_hash(cfg.filter)
+    fhash, shash = filter_hash(cfg.filter), synthesis_hash(cfg.synthesis)
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
         subprocess.run([sys.executable, "-m", "flows", "run", "--config", str(CONFIG), "--data-dir", str(data_dir)],
@@ -135,12 +137,13 @@ def main() -> None:
             if args.profile:
                 import cProfile
                 cProfile.runctx("export_dataset(con, data_dir, cfg.export.model_copy(update={'name': 'warm'}), fhash,"
-                                " 'bench', 'bench', cfg.synthesis.date)", globals(), locals(), sort="cumtime")
+                                " 'bench', 'bench', cfg.synthesis.date, synthesis_hash=shash)", globals(), locals(),
+                                sort="cumtime")
 
             def timed(name: str, writer: Any) -> tuple[float, ExportResult]:
                 t0 = time.perf_counter()
                 r = export_dataset(con, data_dir, cfg.export.model_copy(update={"name": name}), fhash, f"b-{name}",
-                                   "bench", cfg.synthesis.date, writer=writer)
+                                   "bench", cfg.synthesis.date, writer=writer, synthesis_hash=shash)
                 return time.perf_counter() - t0, r
 
             timed("warmup", write_shards)                       # imports, first queries, caches

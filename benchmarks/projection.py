@@ -10,7 +10,9 @@ which is what an online teacher would read and write.
 
 Projected (the paper's scale, PAPER.md §6.5–6.6): 36,592 accepted SFT trajectories at 6.3 tool calls and
 8,000 RL items from full English Wikipedia. Units needed are derived backwards through the measured
-yields; hours = units × measured seconds per unit, on one machine and on N sharded workers (sharded
+yields (the teacher attempts the items the SFT target needs; the 8K RL items are held out of the kept pool
+before synthesis, as the pipeline does, and measured here with no hold-out so every kept item times the
+teacher); hours = units × measured seconds per unit, on one machine and on N sharded workers (sharded
 stages divide by N, the merge and export do not). Online costs use the measured transcript shapes with
 the paper's K=5 rollouts and the prices and latencies given as options (assumptions, printed).
 
@@ -39,7 +41,7 @@ from tasks.pool.stage import build_pool, enhance_pool
 from tasks.questions.stage import question_all, text_index
 from tasks.sample.stage import sample_all
 from tasks.synthesize.models import filter_models, synthesis_models
-from tasks.synthesize.stage import synthesize_pool
+from tasks.synthesize.stage import synthesis_hash, synthesize_pool
 from tasks.tooling import build_tool_env, load_indexes
 from toolenv.protocol import approx_token_count
 from warehouse.db import Connection, connect
@@ -91,12 +93,15 @@ def run_corpus(name: str, cfg: RunConfig, data_dir: Path) -> Measured:
         _time(m, "filter", lambda: filter_pool(con, cfg.filter, "proj", data_dir, env, fm.make_solver, fm.judge))
         fhash = filter_hash(cfg.filter)
         _time(m, "enhance", lambda: enhance_pool(con, cfg.pool, "proj", kept_item_ids(con, fhash), data_dir))
-        models = synthesis_models(con, Settings(), cfg.teacher, cfg.synthesis, "proj")
+        # no RL hold-out while measuring: every kept item measures the teacher (the projection adds the
+        # 8K RL items back as a separate draw from the kept pool)
+        scfg = cfg.synthesis.model_copy(update={"rl_holdout": 0.0})
+        models = synthesis_models(con, Settings(), cfg.teacher, scfg, "proj")
         indexes = load_indexes(con, data_dir)
-        _time(m, "synthesis", lambda: synthesize_pool(con, cfg.synthesis, "proj", data_dir, fhash,
+        _time(m, "synthesis", lambda: synthesize_pool(con, scfg, "proj", data_dir, fhash,
                                                       lambda: build_tool_env(con, data_dir, indexes=indexes), models))
         res = _time(m, "export", lambda: export_dataset(con, data_dir, cfg.export, fhash, "proj", name,
-                                                        cfg.synthesis.date))
+                                                        scfg.date, synthesis_hash=synthesis_hash(scfg)))
         c = m.counts
         c["pages"] = _one(con, "SELECT count(*) FROM pages WHERE redirect_target IS NULL AND namespace = 0")
         c["wikitext_mb"] = _one(con, "SELECT sum(length(coalesce(lead_text, ''))) / 1e6 FROM pages")
@@ -209,18 +214,19 @@ def project(m: Measured, a: argparse.Namespace, sft_share: float | None = None,
     if traj_per_success is None:
         traj_per_success = c["accepted"] / max(c["items_with_accepted"], 1)
     sft_items = SFT_TARGET / traj_per_success if traj_per_success else float("inf")
-    kept = max(sft_items / sft_share if sft_share else float("inf"), sft_items + RL_TARGET)
+    taught = sft_items / sft_share if sft_share else float("inf")   # items the teacher must attempt
+    kept = taught + RL_TARGET                                          # + the RL hold-out, drawn before synthesis
     pool = kept / (c["kept"] / c["pool_items"])
     paths = pool / (c["vqa_items"] / c["paths"])
     seeds = paths / (c["paths"] / c["seeds"])
     units = {"ingest": ENWIKI_WIKITEXT_MB, "sample": seeds, "questions": paths, "filter": pool,
-             "synthesis": kept, "export": SFT_TARGET + RL_TARGET}
+             "synthesis": taught, "export": SFT_TARGET + RL_TARGET}
     rate = {"ingest": 1 / a.ingest_mb_s, "sample": s["sample"] / c["seeds"], "questions": s["questions"] / c["paths"],
             "filter": s["filter"] / c["pool_items"], "synthesis": s["synthesis"] / c["kept"] * a.rollouts
             / max(c["rollouts"] / c["kept"], 1), "export": s["export"] / max(c["exported_rows"], 1)}
     hours = {k: units[k] * rate[k] / 3600 for k in units}
     # online: K rollouts per kept item, each with the measured calls and transcript sizes; judges per rollout
-    rollouts = kept * a.rollouts
+    rollouts = taught * a.rollouts
     teacher_calls = rollouts * c["model_calls_per_rollout"]
     t_in, t_out = rollouts * c["prompt_tokens_per_rollout"], rollouts * c["completion_tokens_per_rollout"]
     judge_calls = rollouts * 2 + pool * 3 * a.solver_calls_per_gate

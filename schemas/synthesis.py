@@ -44,6 +44,9 @@ class SynthesisConfig(_Strict):
     process_threshold: float = Field(default=0.7, ge=0.0, le=1.0, description="[S] keep process score >= 0.7")
     keep_per_item: int = Field(default=2, ge=1, description="[S] accepted trajectories kept per item")
     collapse_max_calls: int = Field(default=1, ge=0, description="<= this many tool calls = one-step collapse")
+    rl_holdout: float = Field(default=0.2, ge=0.0, le=1.0,
+                              description="[S] share of the filtered pool set aside for the RL set before synthesis "
+                                          "(PAPER §6.6: a random draw disjoint from the SFT items; 8K of the pool)")
     max_items: int | None = Field(default=None, ge=1, description="cap on items handled per run (preview)")
     date: str = Field(default="2026-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$",
                       description="'Current date' line of the system prompt (fixed so requests memoise)")

@@ -189,6 +189,7 @@ def exported_demo(tmp_path: Path, config_path: Path = DEMO_CONFIG) -> Path:
     from schemas.run_config import load_run_config
     from tasks.export.stage import export_dataset
     from tasks.filter.stage import filter_hash
+    from tasks.synthesize.stage import synthesis_hash
     from warehouse.db import connect
 
     data_dir = tmp_path / "data"
@@ -198,5 +199,5 @@ def exported_demo(tmp_path: Path, config_path: Path = DEMO_CONFIG) -> Path:
         corpus_through_pool(con, data_dir, config_path)
         corpus_through_synthesis(con, data_dir, config_path)
         res = export_dataset(con, data_dir, cfg.export, filter_hash(cfg.filter), "run-test", cfg.name,
-                             cfg.synthesis.date)
+                             cfg.synthesis.date, synthesis_hash=synthesis_hash(cfg.synthesis))
     return res.folder

@@ -32,6 +32,15 @@ _BOXED = re.compile(r"\\?boxed\{([^{}]*)\}")
 _PUNCT = re.compile(r"[^\w\s]")
 _ARTICLE = re.compile(r"^(the|a|an)\s+")
 _NUM_SEP = re.compile(r"(?<=\d)[,\s](?=\d{3}\b)")
+# One spelling per unit, so an infobox's ``44579000 km2`` matches prose's "44,579,000 square kilometers".
+_UNITS = [(re.compile(rf"(?<=\d) ?(?:{pattern})\b"), f" {unit}".rstrip()) for pattern, unit in [
+    (r"square kilometres?|square kilometers?|sq km|km 2\b|km2", "km2"),
+    (r"square miles?|sq mi|mi 2\b|mi2", "sq mi"),
+    (r"kilometres?|kilometers?|km", "km"),
+    (r"metres?|meters?|m", "m"),
+    (r"miles?|mi", "mi"),
+    (r"per cent|percent", ""),      # "30%" loses its sign with the punctuation
+]]
 _HEDGES = (
     "cannot be determined", "can't be determined", "cannot determine", "unable to determine", "not enough information",
     "i don't know", "i do not know", "unknown", "not sure", "unclear", "could not find", "couldn't find",
@@ -48,11 +57,14 @@ def extract_answer(response: str) -> str:
 
 
 def fold(text: str) -> str:
-    """Lower-case, diacritic-free, punctuation-free, article-free, single-spaced."""
+    """Lower-case, diacritic-free, punctuation-free, article-free, single-spaced, thousands separators
+    dropped and units after a number spelled one way (``square kilometers`` → ``km2``)."""
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c)).lower()
     text = _NUM_SEP.sub("", text)
     text = " ".join(_PUNCT.sub(" ", text).split())
+    for pattern, unit in _UNITS:
+        text = pattern.sub(unit, text)
     return _ARTICLE.sub("", text)
 
 

@@ -95,24 +95,18 @@ def sft_candidates(con: Connection) -> list[SftCandidate]:
                          json.loads(r[9]) if r[9] else {}, r[10], tuple(turns[str(r[0])])) for r in rows]
 
 
-def rl_candidates(con: Connection, filter_hash: str) -> list[RlCandidate]:
-    """Items kept by this filter config, not used by any accepted trajectory, that have an image."""
+def rl_candidates(con: Connection, filter_hash: str, synthesis_hash: str) -> list[RlCandidate]:
+    """Items kept by this filter config and held out for RL by this synthesis config (``rl_holdout``), not
+    used by any accepted trajectory (a guard: the teacher never sees held-out items)."""
     rows = con.execute("""
         SELECT v.item_id, v.source, v.question, v.answer, v.aliases,
                coalesce(v.degraded_sha256, v.image_sha256), v.degradation
         FROM pool_view v JOIN filter_outcomes f ON f.item_id = v.item_id
         WHERE f.filter_hash = ? AND f.status = 'kept'
+          AND v.item_id IN (SELECT item_id FROM rl_holdout WHERE synthesis_hash = ?)
           AND v.item_id NOT IN (SELECT item_id FROM accepted_trajectories)
-        ORDER BY v.item_id""", [filter_hash]).fetchall()
+        ORDER BY v.item_id""", [filter_hash, synthesis_hash]).fetchall()
     return [RlCandidate(str(r[0]), str(r[1]), str(r[2]), str(r[3]), tuple(r[4] or ()), r[5], r[6]) for r in rows]
-
-
-def unexportable_rl_items(con: Connection, filter_hash: str) -> list[tuple[str, str]]:
-    """Kept items that cannot become RL rows: ``(item_id, reason)``."""
-    rows = con.execute("""
-        SELECT v.item_id FROM pool_view v JOIN filter_outcomes f ON f.item_id = v.item_id
-        WHERE f.filter_hash = ? AND f.status = 'kept' AND v.image_path IS NULL""", [filter_hash]).fetchall()
-    return [(str(r[0]), "no_local_image") for r in rows]
 
 
 def item_facts(con: Connection, item_ids: Sequence[str]) -> dict[str, ItemFacts]:

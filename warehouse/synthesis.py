@@ -64,10 +64,25 @@ def kept_item_ids(con: Connection, filter_hash: str) -> list[str]:
 
 
 def pending_synthesis_items(con: Connection, filter_hash: str, synthesis_hash: str, limit: int | None) -> list[PoolRow]:
-    """Items the filter kept that have not finished synthesis for this config."""
+    """Items the filter kept that have not finished synthesis for this config and are not held out for RL."""
     return _rows(con, " WHERE v.item_id IN (SELECT item_id FROM filter_outcomes WHERE filter_hash = ? AND"
                       " status = 'kept') AND v.item_id NOT IN (SELECT item_id FROM synthesis_items"
-                      " WHERE synthesis_hash = ?)", [filter_hash, synthesis_hash], limit)
+                      " WHERE synthesis_hash = ?) AND v.item_id NOT IN (SELECT item_id FROM rl_holdout"
+                      " WHERE synthesis_hash = ?)", [filter_hash, synthesis_hash, synthesis_hash], limit)
+
+
+def hold_out(con: Connection, run_id: str, synthesis_hash: str, item_ids: Sequence[str]) -> int:
+    """Record items set aside for RL under this synthesis config (idempotent); returns how many are new."""
+    before = _count_holdout(con, synthesis_hash)
+    if item_ids:
+        con.executemany("INSERT OR IGNORE INTO rl_holdout VALUES (?, ?, ?, ?)",
+                        [[i, synthesis_hash, run_id, datetime.now(UTC)] for i in item_ids])
+    return _count_holdout(con, synthesis_hash) - before
+
+
+def _count_holdout(con: Connection, synthesis_hash: str) -> int:
+    row = con.execute("SELECT count(*) FROM rl_holdout WHERE synthesis_hash = ?", [synthesis_hash]).fetchone()
+    return int(row[0]) if row else 0
 
 
 def write_filter(con: Connection, run_id: str, filter_hash: str, item_id: str, attempts: Sequence[SolverAttempt],

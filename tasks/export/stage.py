@@ -82,11 +82,12 @@ def _loader(con: Connection, data_dir: Path, shas: Sequence[str]) -> Callable[[s
 
 def export_dataset(con: Connection, data_dir: Path, cfg: ExportConfig, filter_hash: str, run_id: str,
                    run_name: str, prompt_date: str, limit: int | None = None,
-                   writer: ShardWriter = write_shards) -> ExportResult:
+                   writer: ShardWriter = write_shards, *, synthesis_hash: str) -> ExportResult:
     """Write ``<data_dir>/export/<name>/`` from the warehouse; record it in ``exports`` / ``export_rows``.
+    SFT rows are the accepted trajectories; RL rows the items ``synthesis_hash``'s config held out for RL.
     ``writer`` writes one config/split's rows as shards (``benchmarks/export.py`` swaps in datasets' writer)."""
     sft_all = wx.sft_candidates(con)
-    rl_all = wx.rl_candidates(con, filter_hash)
+    rl_all = wx.rl_candidates(con, filter_hash, synthesis_hash)
     sft_size = min(cfg.sft_size, limit) if limit else cfg.sft_size
     rl_size = min(cfg.rl_size, limit) if limit else cfg.rl_size
     keep_sft = _sample([c.trajectory_id for c in sft_all], sft_size, cfg.seed)

@@ -1,4 +1,6 @@
-"""Trajectory synthesis over the warehouse: every item the filter kept → K judged rollouts.
+"""Trajectory synthesis over the warehouse: every item the filter kept → K judged rollouts, except the share
+``rl_holdout`` set aside first for the RL set (``rl_holdout`` table; PAPER §6.6: RL items are a random draw
+disjoint from the SFT items).
 
 Reads: ``pool_view`` (degraded image for the enhancement subset), ``paths``, ``filter_outcomes``; the
 tool environment's indexes and ``tool_calls``. Writes: ``trajectories``, ``trajectory_turns``,
@@ -54,6 +56,13 @@ def synthesis_hash(cfg: SynthesisConfig) -> str:
     return hashlib.sha256(cfg.model_dump_json(exclude={"max_items"}).encode()).hexdigest()[:16]
 
 
+def held_out_for_rl(item_id: str, fraction: float, seed: int) -> bool:
+    """Whether ``item_id`` belongs to the RL hold-out: a uniform draw from a seeded hash of the id, so the
+    choice does not depend on which other items exist (stable across reruns, shards and pool growth)."""
+    digest = hashlib.sha256(f"rl-holdout:{seed}:{item_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
 def offline_policy(row: PoolRow, rollout: int, system: str) -> Policy | str:
     """The path-guided teacher for wiki items; external items have no path to follow."""
     if not row.nodes or not row.attribute or len(row.relations) != len(row.nodes) - 1:
@@ -104,6 +113,10 @@ async def _run(con: Connection, cfg: SynthesisConfig, run_id: str, data_dir: Pat
         if not done:
             counts[("pending", "model_call_failed")] += 1
 
+    held = [i for i in repo.kept_item_ids(con, fhash) if held_out_for_rl(i, cfg.rl_holdout, cfg.seed)]
+    new = repo.hold_out(con, run_id, shash, held)
+    if new:
+        counts[("held_out", "rl")] += new
     queue = repo.pending_synthesis_items(con, fhash, shash, cfg.max_items)
 
     async def worker(env: ToolEnv) -> None:

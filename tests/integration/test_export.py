@@ -20,6 +20,7 @@ from schemas.shards import ExportManifest, Provenance, RlRow, SftRow
 from tasks.export.shards import file_sha256
 from tasks.export.stage import export_dataset
 from tasks.filter.stage import filter_hash
+from tasks.synthesize.stage import synthesis_hash
 from tests.factories import DEMO_CONFIG, exported_demo
 from warehouse.db import connect
 
@@ -74,7 +75,11 @@ def test_rows_validate_carry_provenance_and_are_disjoint(exported: Path) -> None
         both = con.execute("SELECT count(*) FROM (SELECT item_id FROM export_rows WHERE config = 'sft' INTERSECT "
                            "SELECT item_id FROM export_rows WHERE config = 'rl')").fetchone()
         n = con.execute("SELECT count(*) FROM export_rows").fetchone()
+        held = {r[0] for r in con.execute("SELECT item_id FROM rl_holdout").fetchall()}
+        taught = {r[0] for r in con.execute("SELECT item_id FROM trajectories").fetchall()}
     assert both == (0,) and n == (len(sft) + len(rl),)
+    # RL rows are exactly the items held out before synthesis (a random draw, not the teacher's failures)
+    assert rl_items == held and not held & taught
 
 
 def test_manifest_card_and_plots(exported: Path) -> None:
@@ -99,9 +104,11 @@ def test_unchanged_export_is_not_rewritten_and_limit_previews(exported: Path) ->
     cfg = load_run_config(DEMO_CONFIG)
     before = (exported / "manifest.json").stat().st_mtime_ns
     with connect(data_dir / "warehouse.duckdb") as con:
-        again = export_dataset(con, data_dir, cfg.export, filter_hash(cfg.filter), "run-2", cfg.name, "2026-01-01")
+        again = export_dataset(con, data_dir, cfg.export, filter_hash(cfg.filter), "run-2", cfg.name, "2026-01-01",
+                             synthesis_hash=synthesis_hash(cfg.synthesis))
         preview = export_dataset(con, data_dir, cfg.export, filter_hash(cfg.filter), "run-3", cfg.name, "2026-01-01",
-                                 limit=1)
+                                 limit=1,
+                             synthesis_hash=synthesis_hash(cfg.synthesis))
     assert again.unchanged and again.folder == exported
     assert (exported / "manifest.json").stat().st_mtime_ns == before
     assert preview.sft_rows == 1 and sum(preview.rl_rows.values()) == 1 and preview.folder.name == "demo-sft1-rl1"
@@ -113,7 +120,8 @@ def test_a_config_with_no_rows_is_left_out_of_the_card(exported: Path) -> None:
     cfg = load_run_config(DEMO_CONFIG)
     with connect(data_dir / "warehouse.duckdb") as con:
         res = export_dataset(con, data_dir, cfg.export.model_copy(update={"sft_size": 0, "name": "rl-only"}),
-                             filter_hash(cfg.filter), "run-4", cfg.name, "2026-01-01")
+                             filter_hash(cfg.filter), "run-4", cfg.name, "2026-01-01",
+                             synthesis_hash=synthesis_hash(cfg.synthesis))
     assert res.sft_rows == 0 and not (res.folder / "sft").exists()
     card = (res.folder / "README.md").read_text()
     assert "config_name: sft" not in card and "config_name: rl" in card
@@ -136,7 +144,8 @@ def test_unreadable_image_is_a_reject_and_the_rest_is_written(tmp_path: Path) ->
                              [item]).fetchone()
         (data_dir / rel).unlink()
         res = export_dataset(con, data_dir, cfg.export.model_copy(update={"name": "broken"}), filter_hash(cfg.filter),
-                             "run-x", cfg.name, "2026-01-01")
+                             "run-x", cfg.name, "2026-01-01",
+                             synthesis_hash=synthesis_hash(cfg.synthesis))
         rejects = con.execute("SELECT unit_id, reason, detail FROM rejects WHERE stage = 'export'").fetchall()
     assert shared is not None and res.rejected == len(rejects) >= 1
     assert any(u == f"rl:{item}" and r == "invalid_row" and "unreadable" in d for u, r, d in rejects)

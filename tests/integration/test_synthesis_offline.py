@@ -48,13 +48,19 @@ def test_offline_synthesis_judged_recorded_and_idempotent(tmp_path: Path, pooled
     missing = con.execute("SELECT count(*) FROM (SELECT unnest(image_sha256s) AS sha FROM trajectory_turns)"
                           " WHERE sha NOT IN (SELECT sha256 FROM image_blobs)").fetchone()
     assert missing == (0,)
-    # the funnel shows each gate's drops and the average tool calls
+    # the RL hold-out was set aside before the teacher ran: kept items only, never given to the teacher
+    held = {r[0] for r in con.execute("SELECT item_id FROM rl_holdout").fetchall()}
+    kept = {r[0] for r in con.execute("SELECT item_id FROM filter_outcomes WHERE status = 'kept'").fetchall()}
+    taught = {r[0] for r in con.execute("SELECT DISTINCT item_id FROM trajectories").fetchall()}
+    assert held and held < kept and not held & taught and taught == kept - held
+    # the funnel shows each gate's drops, the hold-out and the average tool calls
     cols, rows = run_query(con, "synthesis_funnel")
     reasons = {r[cols.index("reason")] for r in rows}
     assert {"solved_no_tool", "solved_one_image_search", "solved_one_text_search"} <= reasons
+    assert ("rl_holdout", len(held)) in {(r[cols.index("step")], r[cols.index("n")]) for r in rows}
     # a second run redoes nothing and duplicates nothing
     counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone() for t in
-              ("difficulty_verdicts", "filter_outcomes", "trajectories", "trajectory_turns")}
+              ("difficulty_verdicts", "filter_outcomes", "rl_holdout", "trajectories", "trajectory_turns")}
     again_f, again_s = run_stages(con, tmp_path)
     assert again_f == {} and again_s == {}
     assert counts == {t: con.execute(f"SELECT count(*) FROM {t}").fetchone() for t in counts}

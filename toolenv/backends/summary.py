@@ -42,7 +42,13 @@ def _truncate(text: str, max_chars: int) -> str:
 
 class ExtractiveSummarizer:
     """Pick the ``sentences`` sentences sharing most query terms (ties: earlier first), in page order;
-    with no overlap at all, the page's lead sentences."""
+    with no overlap at all, the page's lead sentences.
+
+    Query terms that are words of the page's title (``Afghanistan`` in "Afghanistan demonym", searched
+    over the Afghanistan page) say nothing about *which* sentence answers: every lead sentence names
+    the page. They rank sentences only after the other terms (``demonym``), so the infobox line or
+    body sentence the query is about is quoted instead of the lead.
+    """
 
     def __init__(self, sentences: int = 3, max_chars: int = 700, page_chars: int = 50_000) -> None:
         self.sentences = sentences
@@ -52,18 +58,21 @@ class ExtractiveSummarizer:
     @property
     def fingerprint(self) -> str:
         """What determines its output (part of the tool-call cache key)."""
-        return f"ExtractiveSummarizer({self.sentences},{self.max_chars},{self.page_chars})"
+        return f"ExtractiveSummarizer/2({self.sentences},{self.max_chars},{self.page_chars})"
 
     def summarize(self, query: str, title: str, text: str) -> str:
         sents = split_sentences(text[: self.page_chars])
         if not sents:
             return _truncate(" ".join(text.split()), self.max_chars)
         terms = {_stem(t) for t in words(query) if t not in _STOP}
-        scores = [len(terms & {_stem(t) for t in words(s)}) for s in sents]
-        if max(scores) == 0:
+        named = terms & {_stem(t) for t in words(title)}
+        focus = (terms - named) or terms
+        bags = [{_stem(t) for t in words(s)} for s in sents]
+        scores = [(len(focus & bag), len(named & bag)) for bag in bags]
+        if max(scores) == (0, 0):
             chosen = list(range(min(self.sentences, len(sents))))
         else:
-            ranked = sorted(range(len(sents)), key=lambda i: (-scores[i], i))
-            chosen = sorted(i for i in ranked[: self.sentences] if scores[i] > 0)
+            ranked = sorted(range(len(sents)), key=lambda i: (-scores[i][0], -scores[i][1], i))
+            chosen = sorted(i for i in ranked[: self.sentences] if scores[i] != (0, 0))
         per = max(self.max_chars // len(chosen), 80)
         return _truncate(" ".join(_truncate(sents[i], per) for i in chosen), self.max_chars)

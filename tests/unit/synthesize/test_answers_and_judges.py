@@ -35,6 +35,10 @@ IMAGE_OBS = "Tool execution result:\n" + json.dumps({"visual_matches": [{"positi
     ("the Atlantic Ocean", "Atlantic Ocean", (), True),
     ("17,400", "17400", (), True),
     ("Kwanza", "Angolan kwanza", ("Kwanza",), True),
+    ("44,579,000 square kilometers", "44579000 km2", (), True),
+    ("about 1,246,700 km²", "1246700 km2", (), True),
+    ("3,646 metres", "3646 m", (), True),
+    ("44,579,000 square miles", "44579000 km2", (), False),
     ("Lobito", "Luanda", (), False),
     ("Luandan", "Luanda", (), False),
 ])

@@ -73,6 +73,17 @@ def test_extractive_summary_is_query_focused() -> None:
     assert split_sentences("# Heading\n\nOne. Two!\nThree?") == ["# Heading", "One.", "Two!", "Three?"]
 
 
+def test_extractive_summary_ranks_title_words_after_the_rest_of_the_query() -> None:
+    text = ("Afghanistan is a landlocked country. Afghanistan has a long history. Afghanistan borders Iran.\n"
+            "- capital: Kabul\n- demonym: Afghan\n- drives on: right")
+    summarize = ExtractiveSummarizer(sentences=1).summarize
+    assert summarize("Afghanistan demonym", "Afghanistan", text) == "- demonym: Afghan"
+    assert summarize("Afghanistan drives on", "Afghanistan", text) == "- drives on: right"
+    # the title's words still rank sentences when they are all the query has, and break ties
+    assert summarize("Afghanistan", "Afghanistan", text) == "Afghanistan is a landlocked country."
+    assert summarize("Afghanistan Iran", "Afghanistan", text) == "Afghanistan borders Iran."
+
+
 def test_leakage_guard_matches_13_grams_only() -> None:
     q = "Which city was the birthplace of the singer who recorded the song that became the official state song?"
     guard = LeakageGuard.build([q], 13)

@@ -9,6 +9,7 @@ SELECT stage, outcome, reason, n FROM (
     UNION ALL SELECT 'pool', 'dropped', stage || ':' || reason, count(*) FROM pool_rejects GROUP BY ALL
     UNION ALL SELECT 'filter', status, coalesce(reason, ''), count(*) FROM filter_outcomes GROUP BY ALL
     UNION ALL SELECT 'enhance', 'degraded', kind, count(*) FROM enhancements GROUP BY ALL
+    UNION ALL SELECT 'synthesis', 'held_out_for_rl', '', count(DISTINCT item_id) FROM rl_holdout HAVING count(*) > 0
     UNION ALL SELECT 'synthesis', status, coalesce(reject_reason, ''), count(*) FROM trajectories GROUP BY ALL
     UNION ALL SELECT 'export', config || '/' || split, '', count(*) FROM export_rows
         WHERE export_id = (SELECT export_id FROM exports ORDER BY created_at DESC LIMIT 1) GROUP BY ALL

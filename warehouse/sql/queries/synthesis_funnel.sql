@@ -1,5 +1,5 @@
--- The synthesis funnel: pool → shortcut filter (drops per gate) → enhancement → trajectories by outcome,
--- with the average tool-call count of accepted trajectories.
+-- The synthesis funnel: pool → shortcut filter (drops per gate) → enhancement → RL hold-out → trajectories
+-- by outcome, with the average tool-call count of accepted trajectories.
 SELECT ord, step, outcome, reason, n, avg_tool_calls FROM (
     SELECT 1 AS ord, 'pool' AS step, 'in' AS outcome, source AS reason, count(*) AS n, NULL::DOUBLE AS avg_tool_calls
         FROM pool_items GROUP BY source
@@ -17,9 +17,11 @@ SELECT ord, step, outcome, reason, n, avg_tool_calls FROM (
     UNION ALL
     SELECT 3, 'enhance', 'degraded', kind, count(*), NULL FROM enhancements GROUP BY kind
     UNION ALL
-    SELECT 4, 'trajectories', status, coalesce(reject_reason, ''), count(*), round(avg(tool_calls), 2)
+    SELECT 4, 'rl_holdout', 'held_out_for_rl', '', count(DISTINCT item_id), NULL FROM rl_holdout
+    UNION ALL
+    SELECT 5, 'trajectories', status, coalesce(reject_reason, ''), count(*), round(avg(tool_calls), 2)
         FROM trajectories GROUP BY ALL
     UNION ALL
-    SELECT 5, 'items', 'with_accepted_trajectory', '', count(*), NULL FROM synthesis_items WHERE accepted > 0
+    SELECT 6, 'items', 'with_accepted_trajectory', '', count(*), NULL FROM synthesis_items WHERE accepted > 0
 )
 ORDER BY ord, outcome, n DESC, reason
