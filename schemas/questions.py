@@ -20,13 +20,17 @@ class NodeContext:
     aliases: tuple[str, ...]
 
 
+HopKind = Literal["noun", "context", "link"]
+
+
 @dataclass(frozen=True, slots=True)
 class Hop:
     """Relation from the previous node to this one: ``phrase`` is readable ("capital"),
-    ``kind`` is ``noun`` (the X of Y) or ``context`` (quoted sentence context)."""
+    ``kind`` is ``noun`` (the X of Y), ``context`` (quoted sentence context) or ``link`` (no usable
+    label: "the X mentioned in the article on Y")."""
 
     phrase: str
-    kind: Literal["noun", "context"]
+    kind: HopKind
     noun: str            # type noun of the target node ("city", "person", …)
 
 

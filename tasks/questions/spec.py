@@ -7,7 +7,8 @@ relations, asking for the answer attribute (PAPER.md §3.1):
 
 Relations that come from an infobox key read as nouns ("the capital of Algeria"); relations that come
 from sentence context are quoted ("the city linked after \"most populous city is\" in the article on
-Algeria"). Rewriting replaces the surfaces of bridges; grounding replaces the anchor's surface.
+Algeria"); an edge with no usable label reads "the country mentioned in the article on Asia".
+Rewriting replaces the surfaces of bridges; grounding replaces the anchor's surface.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 from dataclasses import replace
 
 from schemas.paths import PathEdge
-from schemas.questions import Hop, NodeContext, QuestionSpec
+from schemas.questions import Hop, HopKind, NodeContext, QuestionSpec
 
 ATTRIBUTE_PHRASES = {
     "birth_date": "date of birth", "death_date": "date of death", "born": "date of birth", "died": "date of death",
@@ -75,15 +76,20 @@ def attribute_phrase(key: str) -> str:
 def build_spec(nodes: list[NodeContext], edges: list[PathEdge], attribute: str) -> QuestionSpec:
     """The canonical spec: every named node at its title, one ``Hop`` per edge."""
     hops = tuple(
-        Hop(edge.relation, "noun" if edge.relation_method == "infobox_key" else "context", type_noun(target))
+        Hop(edge.relation, _HOP_KIND[edge.relation_method], type_noun(target))
         for edge, target in zip(edges, nodes[1:], strict=True)
     )
     return QuestionSpec(attribute, attribute_phrase(attribute), hops, tuple(n.title for n in nodes[:-1]))
 
 
+_HOP_KIND: dict[str, HopKind] = {"infobox_key": "noun", "sentence_context": "context", "fallback": "link"}
+
+
 def _describe(hop: Hop, of: str) -> str:
     if hop.kind == "noun":
         return f"the {hop.phrase} of {of}"
+    if hop.kind == "link":
+        return f"the {hop.noun} mentioned in the article on {of}"
     return f"the {hop.noun} linked after \"{hop.phrase}\" in the article on {of}"
 
 

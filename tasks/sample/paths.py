@@ -34,6 +34,7 @@ _FAIL_NAMES = {DEAD_END: "dead_end", CYCLE: "cycle"}
 _STOP = {"the", "a", "an", "and", "or", "of", "in", "on", "at", "to", "its", "his", "her", "their", "with",
          "by", "for", "as", "is", "was", "from", "that", "which", "this"}
 _WORD = re.compile(r"[\w'’-]+")
+_NO_DOUBLE_QUOTES = str.maketrans("", "", '"“”')  # a cut can leave one half of a pair
 
 
 def splitmix64(x: U64) -> U64:
@@ -122,17 +123,25 @@ def domain_of(infobox_type: str | None, domains: Mapping[str, Sequence[str]]) ->
 
 
 def relation_label(anchor: str, sentence: str, infobox_key: str | None) -> tuple[str, RelationMethod]:
-    """A short relation phrase for an edge: the infobox key it sits under, else the words right before
-    the anchor text in its sentence (trimmed of leading stop words), else ``links to``."""
+    """A short relation phrase for an edge: the infobox key it sits under, else the last four words
+    right before the anchor text in its sentence, verbatim (leading stop words, double quotes and a
+    trailing opening quote or bracket dropped), else ``links to``.
+
+    Verbatim, because the question quotes it to pin the link down: "Turkey (17,400)," reads as the list
+    entry it is, where the bare tokens "turkey 17 400" read as nonsense."""
     if infobox_key:
         return re.sub(r"[_\d]+", " ", infobox_key).strip().lower() or "links to", "infobox_key"
     pos = sentence.lower().find(anchor.lower()) if anchor else -1
     if pos > 0:
-        words = _WORD.findall(sentence[:pos])[-4:]
-        while words and words[0].lower() in _STOP:
+        words = list(_WORD.finditer(sentence[:pos]))[-4:]
+        while words and words[0].group().lower() in _STOP:
             words = words[1:]
-        if words:
-            return " ".join(words).lower(), "sentence_context"
+        if words:  # the question wraps it in double quotes: none inside, no opening quote or bracket last
+            start = words[0].start()
+            while start > 0 and not sentence[start - 1].isspace():  # keep a word's opening quote or bracket
+                start -= 1
+            text = sentence[start:pos].rstrip(" \t\n\"'“‘([{")
+            return " ".join(text.translate(_NO_DOUBLE_QUOTES).split()), "sentence_context"
     return "links to", "fallback"
 
 

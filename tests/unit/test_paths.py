@@ -131,7 +131,15 @@ def test_domain_of(kind: str | None, domain: str | None) -> None:
     ("anchor", "sentence", "key", "label", "method"),
     [("Steve Irwin", "capital: x", "managed_by", "managed by", "infobox_key"),
      ("Algiers", "Its capital and most populous city is Algiers.", None, "most populous city is", "sentence_context"),
-     ("X", "X is first.", None, "links to", "fallback")],
+     ("Algiers", "Its capital and  most\npopulous city is Algiers.", None, "most populous city is", "sentence_context"),
+     ("X", "X is first.", None, "links to", "fallback"),
+     ("Georgia", 'He sang "Georgia on My Mind".', None, "He sang", "sentence_context"),
+     ("Georgia", 'The “famous” song (Georgia)', None, "famous song", "sentence_context"),
+     ("Asia", 'the "Old World" of Europe and Asia', None, "World of Europe and", "sentence_context"),
+     ("Azerbaijan", "Jewish communities live in Turkey (17,400), Azerbaijan (9,100).", None, "Turkey (17,400),",
+      "sentence_context"),
+     ("Asia", "It separates the Old World of Europe and Asia from the Americas.", None, "World of Europe and",
+      "sentence_context")],
 )
 def test_relation_label(anchor: str, sentence: str, key: str | None, label: str, method: str) -> None:
     assert relation_label(anchor, sentence, key) == (label, method)

@@ -64,7 +64,7 @@ NODES = [
 EDGES = [
     PathEdge("Algeria", "Algiers", "Algiers", "capital: Algiers", "capital", "infobox_key"),
     PathEdge("Algiers", "Casbah of Algiers", "Casbah", "the Casbah is a citadel", "landmark", "infobox_key"),
-    PathEdge("Casbah of Algiers", "Ottoman Empire", "Ottoman", "built by the Ottomans", "built by", "context"),
+    PathEdge("Casbah of Algiers", "Ottoman Empire", "Ottoman", "built by the Ottomans", "built by", "sentence_context"),
 ]
 
 
