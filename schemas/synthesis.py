@@ -46,7 +46,9 @@ class SynthesisConfig(_Strict):
     collapse_max_calls: int = Field(default=1, ge=0, description="<= this many tool calls = one-step collapse")
     rl_holdout: float = Field(default=0.2, ge=0.0, le=1.0,
                               description="[S] share of the filtered pool set aside for the RL set before synthesis "
-                                          "(PAPER §6.6: a random draw disjoint from the SFT items; 8K of the pool)")
+                                          "(PAPER §6.6: a random draw disjoint from the SFT items). Size it so "
+                                          "share × kept items ≈ export.rl_size: held-out items beyond the RL "
+                                          "cap are never given to the teacher")
     max_items: int | None = Field(default=None, ge=1, description="cap on items handled per run (preview)")
     date: str = Field(default="2026-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$",
                       description="'Current date' line of the system prompt (fixed so requests memoise)")
