@@ -21,7 +21,7 @@ from typing import Protocol
 
 from schemas.questions import CandidateVerdict, NodeContext, QuestionSpec, RewriteStep, Verdict
 from tasks.llm import BadModelOutput
-from tasks.questions.leakage import LeakChecker
+from tasks.questions.leakage import LeakChecker, fold
 from tasks.questions.spec import attribute_phrase, can_obfuscate, render, type_noun
 
 _DEFINITION = re.compile(r"\b(?:is|was|are|were)\s+(?:a|an|the|one of the)\s+([^.;:()]+)", re.IGNORECASE)
@@ -80,14 +80,17 @@ def definitional_phrase(lead: str, max_words: int = 12) -> str | None:
 
 
 def offline_candidates(node: NodeContext, n: int, max_value_tokens: int = 6) -> list[str]:
-    """Rule-based descriptors: the lead's definitional phrase, then infobox facts, then both."""
+    """Rule-based descriptors: the lead's definitional phrase, then infobox facts, then both. A fact whose
+    value names the node itself ("conflict: American Revolutionary War" on that war's page) is skipped:
+    it could never pass non-leakage, and it would take the place of a fact that can."""
     noun = type_noun(node)
     keys = [k for k in _PREFERRED_KEYS if k in node.infobox]
     keys += [k for k in node.infobox if k not in keys and not _SKIP_KEYS.search(k)]
+    own_names = [fold(a) for a in {node.title, *node.aliases} if len(a) >= 3]
     facts = []
     for key in keys:
         value = node.infobox[key].strip()
-        if value and len(value.split()) <= max_value_tokens:
+        if value and len(value.split()) <= max_value_tokens and not any(n in fold(value) for n in own_names):
             facts.append(f"whose {attribute_phrase(key)} is {value}")
     definition = definitional_phrase(node.lead)
     out: list[str] = []

@@ -208,3 +208,11 @@ def test_offline_candidates_use_lead_then_infobox_facts() -> None:
     assert got[0] == "the capital city of Algeria whose founding date is 944"
     assert "the settlement whose founding date is 944" in got
     assert not any("x.jpg" in c for c in got)
+
+
+def test_offline_candidates_skip_facts_that_name_the_node() -> None:
+    war = node("American Revolutionary War", "bridge", "The American Revolutionary War was an armed conflict.",
+               "infobox military conflict", conflict="American Revolutionary War", date="1775–1783")
+    got = offline_candidates(war, 5)
+    assert got and not any("American Revolutionary War" in c for c in got)
+    assert "the military conflict whose date is 1775–1783" in got
