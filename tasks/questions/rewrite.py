@@ -29,6 +29,8 @@ _SENTENCE_END = re.compile(r"(?<=[a-z0-9)])\.\s+(?=[A-Z])")
 _SKIP_KEYS = re.compile(r"image|caption|alt|map|logo|flag|coat|seal|signature|name|title|website|url|footnote|"
                         r"label|pushpin|coordinates|^coor|relief|width|size|_ref|note", re.IGNORECASE)
 _CUT = re.compile(r",|\bwhich\b|\bwho\b|\bthat\b| and (?:is|was)\b", re.IGNORECASE)
+_PHRASE_BREAKS = frozenset({"of", "in", "on", "at", "by", "for", "with", "from", "between", "before", "after",
+                            "during", "under", "and", "or", "to", "its", "their", "his", "her", "the", "a", "an"})
 _PREFERRED_KEYS = ("founded", "established", "birth_date", "born", "formation", "opened", "released",
                    "occupation", "genre", "country", "location", "type", "nationality", "party",
                    "population_total", "area_total_km2", "launch_date", "operator", "manufacturer")
@@ -67,16 +69,27 @@ class QuestionModel(Protocol):
 ModelOutputError = BadModelOutput     # a model answer that cannot be used; ``raw`` keeps the text
 
 
-def definitional_phrase(lead: str, max_words: int = 12) -> str | None:
+def definitional_phrase(lead: str, max_words: int = 10) -> str | None:
     """"X is a French-Algerian city in …" → "French-Algerian city in …" (first clause of the first
-    sentence, capped): a definition later in the lead usually defines something else."""
+    sentence, capped): a definition later in the lead usually defines something else.
+
+    The cap keeps "the <phrase>" under the search tools' 13-gram leakage guard: a longer verbatim run
+    of the entity's own lead would make the guard drop that page from every search the solver makes,
+    so the bridge could never be found (nor should a descriptor be a quotable sentence)."""
     first = _SENTENCE_END.split(lead.strip().split("\n", 1)[0], maxsplit=1)[0]
     m = _DEFINITION.search(first[:600])
     if not m:
         return None
     phrase = _CUT.split(m.group(1), maxsplit=1)[0].strip()
     words = phrase.split()
-    return " ".join(words[:max_words]) if len(words) >= 2 else None
+    if len(words) > max_words:  # end where a phrase can end: before the last preposition or conjunction
+        words = words[:max_words]
+        cuts = [i for i in range(2, len(words)) if words[i].lower() in _PHRASE_BREAKS]
+        if cuts:
+            words = words[:cuts[-1]]
+        while words and words[-1].lower() in _PHRASE_BREAKS:
+            words.pop()
+    return " ".join(words) if len(words) >= 2 else None
 
 
 def offline_candidates(node: NodeContext, n: int, max_value_tokens: int = 6) -> list[str]:

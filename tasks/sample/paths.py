@@ -34,6 +34,7 @@ _FAIL_NAMES = {DEAD_END: "dead_end", CYCLE: "cycle"}
 _STOP = {"the", "a", "an", "and", "or", "of", "in", "on", "at", "to", "its", "his", "her", "their", "with",
          "by", "for", "as", "is", "was", "from", "that", "which", "this"}
 _WORD = re.compile(r"[\w'’-]+")
+_PAREN_SUFFIX = re.compile(r"\s*\([^)]*\)$")
 _NO_DOUBLE_QUOTES = str.maketrans("", "", '"“”')  # a cut can leave one half of a pair
 
 
@@ -122,23 +123,31 @@ def domain_of(infobox_type: str | None, domains: Mapping[str, Sequence[str]]) ->
     return None
 
 
-def relation_label(anchor: str, sentence: str, infobox_key: str | None) -> tuple[str, RelationMethod]:
+def relation_label(anchor: str, sentence: str, infobox_key: str | None,
+                   source: str = "") -> tuple[str, RelationMethod]:
     """A short relation phrase for an edge: the infobox key it sits under, else the last four words
     right before the anchor text in its sentence, verbatim (leading stop words, double quotes and a
     trailing opening quote or bracket dropped), else ``links to``.
 
     Verbatim, because the question quotes it to pin the link down: "Turkey (17,400)," reads as the list
-    entry it is, where the bare tokens "turkey 17 400" read as nonsense."""
+    entry it is, where the bare tokens "turkey 17 400" read as nonsense. Words up to the last mention of
+    the ``source`` page's own name are left out: the question names that page only through its
+    description, and a quoted "Albania, including …" would leak it."""
     if infobox_key:
         return re.sub(r"[_\d]+", " ", infobox_key).strip().lower() or "links to", "infobox_key"
     pos = sentence.lower().find(anchor.lower()) if anchor else -1
     if pos > 0:
-        words = list(_WORD.finditer(sentence[:pos]))[-4:]
+        since = 0
+        name = _PAREN_SUFFIX.sub("", source).lower()
+        if len(name) >= 3:
+            mention = sentence.lower().rfind(name, 0, pos)
+            since = mention + len(name) if mention >= 0 else 0
+        words = list(_WORD.finditer(sentence, since, pos))[-4:]
         while words and words[0].group().lower() in _STOP:
             words = words[1:]
         if words:  # the question wraps it in double quotes: none inside, no opening quote or bracket last
             start = words[0].start()
-            while start > 0 and not sentence[start - 1].isspace():  # keep a word's opening quote or bracket
+            while start > since and not sentence[start - 1].isspace():  # keep a word's opening quote or bracket
                 start -= 1
             text = sentence[start:pos].rstrip(" \t\n\"'“‘([{")
             return " ".join(text.translate(_NO_DOUBLE_QUOTES).split()), "sentence_context"
@@ -188,7 +197,7 @@ def _build_path(graph: LinkGraph, wiki: str, seed: Seed, walk: IntArray, answer:
     for a, b in itertools.pairwise(walk):
         row = graph.edge_context(int(a), int(b))
         anchor, sentence = graph.edges.anchor_text[row], graph.edges.sentence[row]
-        label, method = relation_label(anchor, sentence, graph.edges.infobox_key[row])
+        label, method = relation_label(anchor, sentence, graph.edges.infobox_key[row], graph.nodes.titles[int(a)])
         edges.append(PathEdge(graph.nodes.titles[int(a)], graph.nodes.titles[int(b)], anchor, sentence,
                               label, method))
     return SampledPath(_path_id(wiki, titles[0], attempt, s_hash), wiki, titles[0], seed.domain,

@@ -145,6 +145,17 @@ def test_relation_label(anchor: str, sentence: str, key: str | None, label: str,
     assert relation_label(anchor, sentence, key) == (label, method)
 
 
+@pytest.mark.parametrize(("source", "sentence", "label", "method"), [
+    ("Albania", "Laws in Albania, including male circumcision, abortion and more.", "including male circumcision,",
+     "sentence_context"),
+    ("Mercury (planet)", "Unlike Mercury, the procedure of abortion.", "procedure of", "sentence_context"),
+    ("Albania", "Albania abortion law.", "links to", "fallback"),
+])
+def test_relation_label_leaves_out_the_source_pages_name(source: str, sentence: str, label: str,
+                                                         method: str) -> None:
+    assert relation_label("abortion", sentence, None, source) == (label, method)
+
+
 def test_pick_answer_respects_length_blocklist_and_leaks() -> None:
     box = {"name": "Terri", "image": "x.jpg", "citizenship": "20 November 2009",
            "spouse": "Steve Irwin", "bio": "one two three four five six seven"}

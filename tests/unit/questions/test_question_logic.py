@@ -197,6 +197,10 @@ def test_ambiguous_relation_fails_the_uniqueness_gate() -> None:
     ("ASCII, abbreviated from X, is a character-encoding scheme (the IANA prefers it). ASCII is the least bit",
      "character-encoding scheme"),
     ("Nothing defines it here.", None),
+    ("Abortion is the ending of pregnancy by removing a fetus or embryo before it can survive outside",
+     "ending of pregnancy by removing a fetus or embryo"),
+    ("The American Revolutionary War was an armed conflict between Great Britain and thirteen of its North American",
+     "armed conflict between Great Britain and thirteen"),
 ])
 def test_definitional_phrase(lead: str, phrase: str | None) -> None:
     assert definitional_phrase(lead) == phrase
