@@ -29,10 +29,11 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.http import BackgroundHTTPServer
 
 LFS_SUFFIXES = (".parquet", ".png", ".jpg", ".jpeg", ".arrow", ".bin")
 LFS_MIN_SIZE = 10 * 1024 * 1024
@@ -95,18 +96,11 @@ class Request:
     authorized: bool
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return  # dropped connections are part of the script
-
-
 _RESOLVE = r"/(?:(?:datasets|spaces)/)?(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)"
 _REPO = r"(?P<type>model|dataset|space)s/(?P<repo>[^/]+/[^/]+?)"
 
 
-class HubServer:
+class HubServer(BackgroundHTTPServer):
     def __init__(self, tokens: set[str] | None = None) -> None:
         self.tokens = set(tokens or {"hf_test_write_token"})
         self.repos: dict[str, Repo] = {}
@@ -116,25 +110,15 @@ class HubServer:
         self.fail_next_commits = 0
         self.drop_next_uploads = 0
         self.lock = threading.RLock()
-        self._httpd = _Server(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._listen(self._handler())
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def commits(self, repo_id: str) -> list[Commit]:
         repo = self.repos.get(repo_id)
         return list(repo.commits) if repo else []
-
-    def __enter__(self) -> HubServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
     # ------------------------------------------------------------------ state changes
 

@@ -35,11 +35,11 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tasks.teacher.client import body_key
+from tests.fakes.http import BackgroundHTTPServer
 
 
 @dataclass(frozen=True)
@@ -82,15 +82,7 @@ def echo(messages: list[dict[str, Any]]) -> Reply:
     return Reply(f"echo: {content}")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return  # a client that timed out and hung up is part of the script, not a failure
-
-
-class OpenAIServer:
+class OpenAIServer(BackgroundHTTPServer):
     def __init__(self, responder: Responder | None = None, *, latency_s: float = 0.0, fail_rate: float = 0.0,
                  seed: int = 0, fail_retry_after: float = 0.05, fault_rate: float = 0.0, fault_seed: int = 0,
                  fault_kinds: tuple[str, ...] = FAULT_KINDS, fault_delay_s: float = 1.5,
@@ -114,8 +106,7 @@ class OpenAIServer:
         self.peak_in_flight = 0
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self._httpd = _Server(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._listen(self._handler())
 
     def _scripted(self, body: dict[str, Any]) -> Reply:
         with self._lock:
@@ -213,16 +204,7 @@ class OpenAIServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> OpenAIServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        return f"http://127.0.0.1:{self.port}/v1"
 
 
 def _faulted(server: OpenAIServer, body: dict[str, Any], fault: str) -> Reply:

@@ -34,12 +34,12 @@ import urllib.parse
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from PIL import Image
 
+from tests.fakes.http import BackgroundHTTPServer
 from toolenv import ImageSearch, TextSearch
 
 FAULT_KINDS: tuple[str, ...] = ("429", "500", "drop", "slow", "truncated")
@@ -54,15 +54,7 @@ class Fault:
     path: str
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return  # a client that timed out and hung up is part of the script, not a failure
-
-
-class SearchAPIServer:
+class SearchAPIServer(BackgroundHTTPServer):
     """Start with ``with SearchAPIServer(...) as srv`` (or ``start``/``stop``); URLs from ``search_url``,
     ``reader_url`` and ``lens_url``."""
 
@@ -84,14 +76,12 @@ class SearchAPIServer:
         self.served: list[tuple[str, str]] = []      # (route, query or url) of each clean 200
         self._seen: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._httpd = _Server(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="search-api", daemon=True)
+        self._listen(self._handler(), name="search-api")
 
     # ------------------------------------------------------------------ lifecycle
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def search_url(self) -> str:
@@ -104,21 +94,6 @@ class SearchAPIServer:
     @property
     def lens_url(self) -> str:
         return self.base_url + "/lens"
-
-    def start(self) -> SearchAPIServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> SearchAPIServer:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
     def fault_counts(self) -> Counter[str]:
         with self._lock:
