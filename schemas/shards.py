@@ -198,3 +198,5 @@ class ExportConfig(_Frozen):
     max_shard_bytes: int = Field(default=256 * 2**20, ge=1, description="parquet shard size bound")
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$",
                              description="folder name; default <run name>-sft<N>-rl<M>")
+    publishable: bool = Field(default=True, description=(
+        "false: this export must never go to the Hub (e.g. the ZIM sample: its images carry no free licence)"))
