@@ -56,6 +56,7 @@ _TAG = re.compile(r"</?[a-zA-Z][^>]*>")
 _TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")
 _TABLE = re.compile(r"\{\|.*?\|\}", re.DOTALL)
 _WS = re.compile(r"\s+")
+_PLAIN = re.compile(r"[^<{\['&]*")
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _INTERWIKI = re.compile(r"^[a-z][a-z-]{1,11}$")
 _IMAGE_EXT = re.compile(r"\.(jpe?g|png|gif|svg|tiff?|webp|bmp)$", re.IGNORECASE)
@@ -188,6 +189,8 @@ def render_templates(fragment: str) -> str:
 def quick_clean(fragment: str) -> str:
     """Cheap markup stripping for short spans (sentences, captions, infobox values): templates
     rendered or dropped, links → their text, refs, comments, tags and quotes removed."""
+    if _PLAIN.fullmatch(fragment):    # most anchors and many sentences: no markup, only spacing to fix
+        return _WS.sub(" ", fragment).strip(" ,")
     s = _COMMENT.sub("", fragment)
     s = _REF.sub("", s)
     s = _BR.sub(", ", s)
