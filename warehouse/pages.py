@@ -70,8 +70,12 @@ def upsert_pages(con: Connection, pages: Sequence[PageRecord], source_id: str) -
     con.execute("BEGIN TRANSACTION")
     try:
         con.register("_keys", keys)
+        # A first ingest replaces nothing: skip the deletes, whose scans of ``links`` grow with the warehouse
+        # (one per batch would make an ingest quadratic in its size).
+        existing = con.execute("SELECT count(*) FROM pages p JOIN _keys k ON p.wiki = k.wiki AND p.title = k.title"
+                               ).fetchall()[0][0]
         for table, col in (("links", "src_title"), ("aliases", "title"), ("image_refs", "title"),
-                           ("pages", "title")):
+                           ("pages", "title")) if existing else ():
             con.execute(
                 f"DELETE FROM {table} WHERE (wiki, {col}) IN (SELECT (wiki, title) FROM _keys)"  # noqa: S608 - fixed identifiers
             )
