@@ -7,12 +7,18 @@ reward (r_query) must use the very rules the pipeline filtered with. ``tasks/syn
 **Answer judge** (alias-aware normalised match). Rules, in order:
 
 1. the final answer is the ``\\boxed{…}`` content when there is one, else the whole response;
-2. hedged or multi-answer responses are rejected outright: "cannot be determined", "unknown",
-   "not sure", "either X or Y", and lists of several candidates;
-3. normalise: Unicode-fold (NFKD, no diacritics), lower-case, drop punctuation and leading articles,
-   collapse spaces, and read number words/grouping ("17,400" → "17400");
-4. correct when the normalised answer equals the reference or any alias, or when the response is a
-   short sentence (≤ 12 words) that contains the reference as whole words.
+2. normalise (``fold``): Unicode-fold (NFKD, no diacritics), ``casefold``, drop punctuation and leading
+   articles, collapse spaces, read number grouping ("17,400" → "17400") and spell units one way;
+3. the exact reference or an alias is correct whatever words it contains ("one of the …", "not …");
+4. otherwise, with the reference's own words masked, a response that does not commit to one answer is
+   rejected: hedges ("probably", "I think", "cannot be determined", …), a question mark, alternatives
+   ("X or Y", "either", "one of", "X and Y" next to the reference, lists of several candidates) and
+   negation ("not X");
+5. correct when the response states the reference or an alias as whole words, in a sentence of any
+   length.
+
+Measured on a labelled set of response/reference pairs built from the bundled corpus's answers
+(``benchmarks/answer_judge_eval.py``; numbers in BENCHMARKS.md).
 
 **Process judge** (``process_rules``): five rules mirroring the five criteria of the paper's
 query-quality rubric, each in [0, 1], averaged (see ``tasks/synthesize/judges.py`` for the list).
@@ -42,12 +48,18 @@ _UNITS = [(re.compile(rf"(?<=\d) ?(?:{pattern})\b"), f" {unit}".rstrip()) for pa
     (r"per cent|percent", ""),      # "30%" loses its sign with the punctuation
 ]]
 _HEDGES = (
-    "cannot be determined", "can't be determined", "cannot determine", "unable to determine", "not enough information",
-    "i don't know", "i do not know", "unknown", "not sure", "unclear", "could not find", "couldn't find",
-    "no answer", "insufficient information", "it is impossible", "not possible to determine",
+    "cannot be determined", "can t be determined", "cannot determine", "unable to determine", "not enough information",
+    "i don t know", "i do not know", "unknown", "not sure", "unclear", "could not find", "couldn t find",
+    "no answer", "insufficient information", "it is impossible", "not possible to determine", "probably", "likely",
+    "i think", "i believe", "i guess", "my guess", "it seems", "seems to be", "appears to be", "might be", "may be",
+    "could be", "uncertain", "not certain", "presumably", "supposedly",
 )
-_MULTI = re.compile(r"\b(either\b.+\bor\b|one of\b|possibly\b|or possibly|maybe\b|perhaps\b)")
-_LIST = re.compile(r"[;,/]|\bor\b|\band\b")
+_HEDGE = re.compile(r"\b(?:" + "|".join(re.escape(h) for h in _HEDGES) + r")\b")
+_MULTI = re.compile(r"\b(?:either|or|one of|possibly|perhaps|maybe|nor|versus|vs)\b")
+_NEGATION = re.compile(r"\b(?:not|no|never|neither|isn t|wasn t|aren t|weren t|doesn t|didn t|cannot|non)\b")
+_GOLD = "zzgoldzz"
+_AND_NEXT = re.compile(rf"\b{_GOLD} (?:and|as well as|plus) \w|\w (?:and|as well as|plus) {_GOLD}\b|\bboth\b")
+_LIST = re.compile(r"[;/]|,(?!\d{3}\b)|\bor\b|\band\b")
 
 
 def extract_answer(response: str) -> str:
@@ -60,7 +72,7 @@ def fold(text: str) -> str:
     """Lower-case, diacritic-free, punctuation-free, article-free, single-spaced, thousands separators
     dropped and units after a number spelled one way (``square kilometers`` → ``km2``)."""
     text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
     text = _NUM_SEP.sub("", text)
     text = " ".join(_PUNCT.sub(" ", text).split())
     for pattern, unit in _UNITS:
@@ -68,39 +80,66 @@ def fold(text: str) -> str:
     return _ARTICLE.sub("", text)
 
 
-def hedge_reason(response: str, reference: str) -> str | None:
-    """Why a response does not commit to one answer, or None when it does."""
-    low = extract_answer(response).lower()
-    if any(h in low for h in _HEDGES):
+def _refs(answer: str, aliases: Iterable[str]) -> list[str]:
+    """Folded reference and aliases, longest first (so a longer alias is masked before a shorter one)."""
+    return sorted({r for r in (fold(a) for a in (answer, *aliases)) if r}, key=len, reverse=True)
+
+
+def _raw_without(text: str, refs: Iterable[str]) -> str:
+    """``text`` with every case-insensitive raw occurrence of a reference masked (for "?" and list checks)."""
+    for ref in sorted(refs, key=len, reverse=True):
+        if ref:
+            text = re.sub(re.escape(ref), f" {_GOLD} ", text, flags=re.IGNORECASE)
+    return text
+
+
+def hedge_reason(response: str, reference: str, aliases: Iterable[str] = ()) -> str | None:
+    """Why a response does not commit to one answer, or None when it does. The words of the reference (and
+    aliases) are masked first, so a gold that contains "one of", "not" or "and" is never held against it."""
+    span = extract_answer(response)
+    refs = _refs(reference, aliases)
+    folded = f" {fold(span)} "
+    for ref in refs:
+        folded = folded.replace(f" {ref} ", f" {_GOLD} ")
+    rest = folded.replace(_GOLD, " ")
+    raw_rest = _raw_without(span, (reference, *aliases))
+    if _HEDGE.search(rest):
         return "hedged"
-    if _MULTI.search(low):
+    if "?" in raw_rest:
+        return "question"
+    if _MULTI.search(rest) or "&" in raw_rest or _AND_NEXT.search(folded):
         return "multiple_answers"
+    if _NEGATION.search(rest):
+        return "negated"
     ref_has_list = bool(_LIST.search(reference.lower()))
-    parts = [p for p in _LIST.split(low) if p.strip()]
-    if not ref_has_list and len(parts) >= 3 and len(low.split()) <= 3 * len(parts) + 2:
+    parts = [p for p in _LIST.split(raw_rest.lower()) if p.strip()]
+    if not ref_has_list and len(parts) >= 3 and len(raw_rest.split()) <= 3 * len(parts) + 2:
         return "multiple_answers"
     return None
 
 
 def matches(response: str, answer: str, aliases: Iterable[str] = ()) -> bool:
-    """Alias-aware normalised match (rules 3–4 of the module docstring)."""
+    """Alias-aware normalised match: the folded answer equals the reference or an alias, or states one as
+    whole words (a sentence of any length)."""
     got = fold(extract_answer(response))
     if not got:
         return False
-    refs = [r for r in (fold(a) for a in (answer, *aliases)) if r]
+    refs = _refs(answer, aliases)
     if got in refs:
         return True
-    if len(got.split()) > 12:
-        return False
     padded = f" {got} "
     return any(f" {r} " in padded for r in refs)
 
 
 def judge_offline(response: str | None, answer: str, aliases: Iterable[str] = ()) -> JudgeVerdict:
-    """The offline answer judge: no response, hedges and mismatches are all ``correct = False`` with a reason."""
+    """The offline answer judge: no response, hedges and mismatches are all ``correct = False`` with a reason.
+    The exact reference (or an alias) is correct whatever words it contains."""
     if response is None or not response.strip():
         return JudgeVerdict(False, METHOD, "no_answer")
-    hedge = hedge_reason(response, answer)
+    aliases = tuple(aliases)
+    if fold(extract_answer(response)) in _refs(answer, aliases):
+        return JudgeVerdict(True, METHOD, "match")
+    hedge = hedge_reason(response, answer, aliases)
     if hedge:
         return JudgeVerdict(False, METHOD, hedge)
     if matches(response, answer, aliases):

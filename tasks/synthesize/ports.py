@@ -30,6 +30,8 @@ class ItemInput:
     aliases: tuple[str, ...]
     image: bytes | None
     degradation: str | None = None
+    nodes: tuple[str, ...] = ()          # the hidden path (anchor, bridges, answer node), for the grounding rules
+    labels: tuple[str, ...] = ()         # other hidden labels (gate scores) the trajectory must not repeat
 
 
 class Solver(Protocol):

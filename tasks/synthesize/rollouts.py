@@ -2,30 +2,37 @@
 
 Cascade per rollout (PAPER.md §6.4): no final answer / hedged / wrong → ``answer_*`` rejects; a
 correct trajectory with at most ``collapse_max_calls`` tool calls → ``one_step_collapse`` (kept out of
-SFT); then the process judge (< threshold → ``process_low``). Of the accepted ones at most
+SFT); then the grounding rules (``grounding.py``, code checks for every teacher and every judge: a
+trajectory that breaks one is rejected with the rule as its reason and a process score of 0, and a model
+process judge is not asked); then the process judge (< threshold → ``process_low``). Of the accepted ones at most
 ``keep_per_item`` are kept, fewest tool calls first; the rest are ``surplus``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
-from schemas.synthesis import SynthesisConfig, Trajectory
+from schemas.synthesis import ProcessVerdict, SynthesisConfig, Trajectory
 from tasks.llm import LLMCallError
+from tasks.synthesize import grounding
 from tasks.synthesize.episode import Policy, run_episode, trajectory_id
 from tasks.synthesize.ports import AnswerJudge, ItemInput, ProcessJudge
 from toolenv import EpisodeItem, ToolEnv
+from toolenv.registry import paper_tool_schemas
 
 Judged = tuple[Trajectory, str, str | None]   # (trajectory, status, reject reason)
 
 
 async def judge(traj: Trajectory, item: ItemInput, cfg: SynthesisConfig, answer_judge: AnswerJudge,
-                process_judge: ProcessJudge) -> Judged:
+                process_judge: ProcessJudge, schemas: Sequence[Mapping[str, Any]] | None = None) -> Judged:
     """Attach both verdicts and decide the trajectory's status (before the per-item keep limit). A judge call
-    that fails for good is a ``judge_error:<reason>`` reject (the item is retried on the next run)."""
+    that fails for good is a ``judge_error:<reason>`` reject (the item is retried on the next run).
+    ``schemas``: the tool schemas the teacher was shown (default: the paper's seven)."""
     try:
-        return await _judge(traj, item, cfg, answer_judge, process_judge)
+        return await _judge(traj, item, cfg, answer_judge, process_judge,
+                            paper_tool_schemas() if schemas is None else schemas)
     except LLMCallError as err:
         return traj, "rejected", f"judge_error:{err.reason}"
 
@@ -35,8 +42,12 @@ def retryable(judged: Sequence[Judged]) -> bool:
     return any(t.finish_reason.startswith("llm_error:") or (r or "").startswith("judge_error:") for t, _, r in judged)
 
 
+def hidden_of(item: ItemInput) -> grounding.Hidden:
+    return grounding.Hidden(item.question, item.answer, item.aliases, item.nodes, item.degradation, item.labels)
+
+
 async def _judge(traj: Trajectory, item: ItemInput, cfg: SynthesisConfig, answer_judge: AnswerJudge,
-                 process_judge: ProcessJudge) -> Judged:
+                 process_judge: ProcessJudge, schemas: Sequence[Mapping[str, Any]]) -> Judged:
     verdict = await answer_judge.judge(item.question, item.answer, item.aliases, traj.final_answer)
     traj = replace(traj, answer_verdict=verdict)
     if not verdict.correct:
@@ -44,6 +55,10 @@ async def _judge(traj: Trajectory, item: ItemInput, cfg: SynthesisConfig, answer
         return traj, "rejected", reason if traj.finish_reason == "answered" else f"{reason}:{traj.finish_reason}"
     if traj.tool_calls <= cfg.collapse_max_calls:
         return replace(traj, one_step_collapse=True), "rejected", "one_step_collapse"
+    broken = grounding.check(traj, hidden_of(item), schemas)
+    if broken:
+        verdict_ = ProcessVerdict(0.0, f"{process_judge.name}+grounding", tuple(str(v) for v in broken[:10]))
+        return replace(traj, process_verdict=verdict_), "rejected", grounding.reason(broken)
     process = await process_judge.score(item.question, item.answer, item.aliases, traj)
     traj = replace(traj, process_verdict=process)
     if process.score < cfg.process_threshold:
@@ -68,7 +83,7 @@ async def synthesize_item(item: ItemInput, cfg: SynthesisConfig, *, env: ToolEnv
     for k, policy in enumerate(policies):
         traj = await run_episode(env, episode, policy, system=system, rollout=k,
                                  synthesis_hash=synthesis_hash, degradation=item.degradation)
-        judged.append(await judge(traj, item, cfg, answer_judge, process_judge))
+        judged.append(await judge(traj, item, cfg, answer_judge, process_judge, env.tool_schemas()))
     return keep_best(judged, cfg.keep_per_item)
 
 
