@@ -97,7 +97,8 @@ async def _run(con: Connection, cfg: SynthesisConfig, run_id: str, data_dir: Pat
 
     async def one(row: PoolRow, env: ToolEnv) -> None:
         item = ItemInput(row.item_id, row.question, row.answer, row.aliases,
-                             read_image(data_dir, row.degraded_path or row.image_path), row.degradation)
+                             read_image(data_dir, row.degraded_path or row.image_path), row.degradation,
+                             nodes=row.nodes)
         first = models.make_policy(row, 0, system.text)
         if isinstance(first, str):
             judged = not_run(item, models.teacher, shash, first)
