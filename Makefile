@@ -17,13 +17,20 @@ export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS)]" -c requirements.lock
+	@echo "installing the pinned dependencies into $(VENV) (first time: a few minutes)"
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on -e ".[$(EXTRAS)]" -c requirements.lock
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 install: $(STAMP)
 
 demo: install
 	$(VENV)/bin/searchvl run --config flows/configs/demo.yaml
+	@echo
+	@echo "Next (the README's command line section): put searchvl on your PATH, then look inside:"
+	@echo "  source $(VENV)/bin/activate"
+	@echo "  searchvl inspect funnel                 # every stage: kept / dropped by reason"
+	@echo "  searchvl inspect rejects                # every dropped unit with its reason"
+	@echo "  searchvl inspect query vqa_provenance   # every accepted item, where it came from"
 
 quality: install
 	$(VENV)/bin/ruff check .

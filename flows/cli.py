@@ -22,8 +22,9 @@ from rich.table import Table
 
 from schemas.errors import ConfigError, PipelineError
 from schemas.run_config import RunConfig, format_validation_error, load_run_config
-from schemas.settings import Settings
+from schemas.settings import Settings, apply_prefect_defaults
 from tasks.inspect import queries
+from tasks.runs.preflight import check_run
 from tasks.runs.record import new_run_id, writer
 
 app = typer.Typer(help="searchvl: multimodal deep-search training data from Wikipedia.",
@@ -49,15 +50,25 @@ def _settings(data_dir: Path | None) -> Settings:
     return s.model_copy(update={"data_dir": data_dir}) if data_dir else s
 
 
+def _error_names(cls: type[BaseException] = PipelineError) -> set[str]:
+    return {cls.__name__}.union(*(_error_names(sub) for sub in cls.__subclasses__()))
+
+
 class _NoPipelineTracebacks(logging.Filter):
-    """Prefect's run loggers log a failed task or flow with its traceback; for our own ``PipelineError``s the
-    one-line message is the whole story, so the traceback is dropped (``SEARCHVL_DEBUG=1`` keeps it)."""
+    """Prefect's run loggers report a failed task, then each enclosing flow, with tracebacks (six copies of one
+    error in a `run`). For our own ``PipelineError``s the CLI prints the one-line message once, so these
+    records are dropped from the command's output (``SEARCHVL_DEBUG=1`` keeps them); the flow run's state
+    in the Prefect UI still carries the message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, PipelineError):
-            record.exc_info = None
-            record.exc_text = None
+            return False
+        if exc is None:
+            msg = record.getMessage()
+            if ("Failed(" in msg or "exception" in msg) and any(f"{n}:" in msg or f"{n}(" in msg
+                                                                 for n in _error_names()):
+                return False
         return True
 
 
@@ -97,11 +108,19 @@ def _workers(settings: Settings, config: RunConfig, workers: int | None) -> int:
     return workers or config.ingest.workers or settings.workers or (os.cpu_count() or 1)
 
 
+@app.callback()
+def _defaults() -> None:
+    """searchvl: multimodal deep-search training data from Wikipedia."""
+    apply_prefect_defaults()          # before any command imports Prefect: telemetry off unless the user set it
+
+
 def _prepare(config: Path, data_dir: Path | None) -> tuple[Settings, RunConfig]:
+    """Settings and the validated config, after the checks a run needs (inputs readable, data dir
+    writable), so a missing dump fails here, once, before Prefect starts."""
     settings = _settings(data_dir)
     cfg = load_run_config(config)
+    check_run(cfg, settings.data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     return settings, cfg
 
 
@@ -133,9 +152,8 @@ def run(config: ConfigOpt, data_dir: DataDirOpt = None, workers: WorkersOpt = No
                             "finish with `searchvl merge`")] = None) -> None:
     """Run the main job: ingest → paths → questions → pool/filter/synthesis → export (shards + card)."""
     def body() -> None:
-        from flows.run import run as run_flow
-
         settings, cfg = _prepare(config, data_dir)
+        from flows.run import run as run_flow
         if shard is not None:
             cfg = cfg.with_shard(shard)
             if limit:
@@ -161,9 +179,8 @@ def _print_export(data_dir: Path) -> None:
 def export(config: ConfigOpt, data_dir: DataDirOpt = None, limit: LimitOpt = None) -> None:
     """Write SFT and RL parquet shards and the dataset card from the warehouse (unchanged exports are kept)."""
     def body() -> None:
-        from flows.export import export as export_flow
-
         settings, cfg = _prepare(config, data_dir)
+        from flows.export import export as export_flow
         counts = export_flow(cfg, settings.data_dir, limit=limit)
         _print(["outcome", "count"], sorted(counts.items()), "table")
         _print_export(settings.data_dir)
@@ -174,9 +191,8 @@ def export(config: ConfigOpt, data_dir: DataDirOpt = None, limit: LimitOpt = Non
 def ingest(config: ConfigOpt, data_dir: DataDirOpt = None, workers: WorkersOpt = None) -> None:
     """Ingest the config's sources (XML dumps, ZIM files, live API) into the warehouse."""
     def body() -> None:
-        from flows.ingest import ingest as ingest_flow
-
         settings, cfg = _prepare(config, data_dir)
+        from flows.ingest import ingest as ingest_flow
         pages = ingest_flow(cfg, settings.data_dir, _workers(settings, cfg, workers))
         out.print(f"ingested {pages} pages into {settings.warehouse_path}")
     _guard(body)
@@ -186,9 +202,8 @@ def ingest(config: ConfigOpt, data_dir: DataDirOpt = None, workers: WorkersOpt =
 def sample_paths(config: ConfigOpt, data_dir: DataDirOpt = None) -> None:
     """Sample anchor → bridges → answer paths from the ingested link graph."""
     def body() -> None:
-        from flows.sample_paths import sample_paths as sample_flow
-
         settings, cfg = _prepare(config, data_dir)
+        from flows.sample_paths import sample_paths as sample_flow
         counts = sample_flow(cfg, settings.data_dir)
         _print(["outcome", "count"], sorted(counts.items()), "table")
     _guard(body)
@@ -198,9 +213,8 @@ def sample_paths(config: ConfigOpt, data_dir: DataDirOpt = None) -> None:
 def questions(config: ConfigOpt, data_dir: DataDirOpt = None) -> None:
     """Write grounded, gated questions for the sampled paths not yet done (resumable)."""
     def body() -> None:
-        from flows.questions import questions as questions_flow
-
         settings, cfg = _prepare(config, data_dir)
+        from flows.questions import questions as questions_flow
         counts = questions_flow(cfg, settings.data_dir)
         _print(["outcome", "count"], sorted(counts.items()), "table")
     _guard(body)
@@ -211,9 +225,8 @@ def synthesize(config: ConfigOpt, data_dir: DataDirOpt = None) -> None:
     """Pool the VQA items, drop shortcut items, degrade the enhancement subset and synthesize judged
     trajectories for items not yet done (resumable; a rerun re-sends no completed model call)."""
     def body() -> None:
-        from flows.synthesis import synthesis as synthesis_flow
-
         settings, cfg = _prepare(config, data_dir)
+        from flows.synthesis import synthesis as synthesis_flow
         counts = synthesis_flow(cfg, settings.data_dir)
         _print(["outcome", "count"], sorted(counts.items()), "table")
     _guard(body)
@@ -260,10 +273,15 @@ def tool(name: Annotated[str, typer.Argument(help="text_search, image_search, la
 
 
 @app.command("validate-config")
-def validate_config(config: ConfigOpt) -> None:
-    """Check a run config and print it normalised."""
-    cfg = _guard(lambda: load_run_config(config))
-    out.print_json(cfg.as_json())
+def validate_config(config: ConfigOpt, data_dir: DataDirOpt = None) -> None:
+    """Check a run config (fields, every input file exists and is readable, the data dir is writable) and
+    print it normalised."""
+    def body() -> RunConfig:
+        settings = _settings(data_dir)
+        cfg = load_run_config(config)
+        check_run(cfg, settings.data_dir)
+        return cfg
+    out.print_json(_guard(body).as_json())
 
 
 @inspect_app.callback()
@@ -402,4 +420,5 @@ def merge(into: Annotated[Path, typer.Option("--into", help="data dir to merge i
 
 
 def main() -> None:
+    apply_prefect_defaults()
     app()

@@ -51,3 +51,23 @@ class Settings(BaseSettings):
     @property
     def export_dir(self) -> Path:
         return self.data_dir / "export"
+
+
+# Prefect settings the ``searchvl`` command applies unless the user set them: no telemetry (the CLI is
+# offline by default), our loggers in Prefect's run logs, and a startup wait for the ephemeral API that
+# holds on a busy two-core machine.
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "tasks,warehouse,toolenv",
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+}
+
+
+def apply_prefect_defaults() -> None:
+    """Set each of ``PREFECT_DEFAULTS`` in this process's environment unless already set (call before
+    Prefect is imported; Prefect reads its settings from the environment)."""
+    import os
+
+    for key, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
