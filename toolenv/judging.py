@@ -111,9 +111,8 @@ def hedge_reason(response: str, reference: str, aliases: Iterable[str] = ()) -> 
         return "multiple_answers"
     if _NEGATION.search(rest):
         return "negated"
-    ref_has_list = bool(_LIST.search(reference.lower()))
     parts = [p for p in _LIST.split(raw_rest.lower()) if p.strip()]
-    if not ref_has_list and len(parts) >= 3 and len(raw_rest.split()) <= 3 * len(parts) + 2:
+    if len(parts) >= 3 and len(raw_rest.split()) <= 3 * len(parts) + 2:
         return "multiple_answers"
     return None
 
@@ -137,7 +136,8 @@ def judge_offline(response: str | None, answer: str, aliases: Iterable[str] = ()
     if response is None or not response.strip():
         return JudgeVerdict(False, METHOD, "no_answer")
     aliases = tuple(aliases)
-    if fold(extract_answer(response)) in _refs(answer, aliases):
+    span = extract_answer(response)
+    if fold(span) in _refs(answer, aliases) and span.count("?") <= min(r.count("?") for r in (answer, *aliases)):
         return JudgeVerdict(True, METHOD, "match")
     hedge = hedge_reason(response, answer, aliases)
     if hedge:
