@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Role = Literal["anchor", "bridge", "answer"]
-RelationMethod = Literal["infobox_key", "sentence_context", "fallback"]
+RelationMethod = Literal["infobox_key", "sentence_context", "chronology", "fallback"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ class NodeContext:
     aliases: tuple[str, ...]
 
 
-HopKind = Literal["noun", "context", "link"]
+HopKind = Literal["noun", "context", "link", "clause"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,9 @@ class RewriteStep:
     chosen: str | None
     question_after: str
     method: str
+    alone_rank: int | None = None         # entity's rank when the descriptor is searched alone (None: not top 10)
+    chain_unique: Verdict | None = None   # one fit among the previous node's out-links with this relation/type
+    chain_detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +113,4 @@ class QuestionOutcome:
     detail: str = ""
     method: str = ""
     prompts: dict[str, str] = field(default_factory=dict)
+    answer_aliases: tuple[str, ...] = ()

@@ -179,6 +179,13 @@ class QuestionsConfig(_Strict):
     fuzzy_leak_threshold: float = Field(default=90.0, ge=50.0, le=100.0, description="rapidfuzz ratio")
     max_items: int | None = Field(default=None, ge=1, description="cap on paths handled per run (preview)")
     seed: int = 42
+    alone_k: int = Field(default=3, ge=1, le=10, description=(
+        "[S] a descriptor searched alone must not rank its entity in the top k; nor may the whole question "
+        "rank the answer page or the last bridge (chain-shortcut gate)"))
+    max_words: int = Field(default=60, ge=5, description="[S] questions longer than this are rejected")
+    max_per_anchor: int | None = Field(default=None, ge=1, description="[S] accepted items per anchor page")
+    max_per_prefix: int | None = Field(default=None, ge=1, description=(
+        "[S] accepted items per shared path prefix (anchor and first bridge)"))
 
 
 class RunConfig(_Strict):

@@ -18,6 +18,31 @@ from warehouse.db import Connection
 from warehouse.rejects import upsert_rejects
 
 STAGE = "questions"
+ITEM_COLUMNS = ("item_id, path_id, run_id, questions_hash, method, status, reject_stage, reject_reason, detail,"
+                " canonical, rewritten, question, answer, obfuscated, image_sha256, image_file_name, image_width,"
+                " image_height, image_source_url, image_author, image_license, image_score, image_method,"
+                " image_candidates, referring_expression, prompts, created_at, answer_aliases, question_words")
+
+
+def out_links(con: Connection, wiki: str, src: str) -> list[tuple[str, str, str, str | None, str | None]]:
+    """Every article ``src`` links to, with the first link's context and the target's infobox type:
+    ``(dst, anchor_text, sentence, infobox_key, dst_infobox_type)``."""
+    rows = con.execute(
+        "SELECT r.dst_title, arg_min(coalesce(r.anchor_text, ''), r.ordinal), arg_min(coalesce(r.sentence, ''),"
+        " r.ordinal), arg_min(r.infobox_key, r.ordinal), any_value(p.infobox_type) FROM resolved_links r"
+        " JOIN pages p ON p.wiki = r.wiki AND p.title = r.dst_title AND p.namespace = 0"
+        " WHERE r.wiki = ? AND r.src_title = ? AND r.dst_title <> r.src_title GROUP BY r.dst_title"
+        " ORDER BY r.dst_title", [wiki, src]).fetchall()
+    return [(str(d), str(a), str(t), k, ty) for d, a, t, k, ty in rows]
+
+
+def accepted_prefixes(con: Connection, questions_hash: str) -> list[tuple[str, str]]:
+    """``(anchor, first bridge or '')`` of every item already accepted under this question config."""
+    rows = con.execute(
+        "SELECT p.nodes[1].title, CASE WHEN len(p.nodes) > 2 THEN p.nodes[2].title ELSE '' END FROM question_items q"
+        " JOIN paths p USING (path_id) WHERE q.questions_hash = ? AND q.status = 'accepted'",
+        [questions_hash]).fetchall()
+    return [(str(a), str(b)) for a, b in rows]
 
 
 def pending_paths(con: Connection, questions_hash: str, limit: int | None) -> list[SampledPath]:
@@ -118,19 +143,21 @@ def write_outcome(con: Connection, run_id: str, questions_hash: str, item_id: st
         con.execute("DELETE FROM question_items WHERE item_id = ?", [item_id])
         con.execute("DELETE FROM rewrite_steps WHERE item_id = ?", [item_id])
         con.execute("DELETE FROM gate_verdicts WHERE item_id = ?", [item_id])
-        con.execute("DELETE FROM rejects WHERE stage = ? AND unit_id = ?", [STAGE, item_id])
+        con.execute("DELETE FROM unit_rejects WHERE stage = ? AND unit_id = ?", [STAGE, item_id])
         con.execute(
-            f"INSERT INTO question_items VALUES ({', '.join('?' * 27)})",  # noqa: S608 - placeholders only
+            f"INSERT INTO question_items ({ITEM_COLUMNS}) VALUES ({', '.join('?' * 29)})",  # noqa: S608
             [item_id, o.path_id, run_id, questions_hash, o.method, "rejected" if o.reject else "accepted",
              stage, reason, o.detail or None, o.canonical, o.rewritten, o.final, answer, obfuscated,
              g and g.sha256, g and g.file_name, g and g.width, g and g.height, g and g.source_url,
              g and g.author, g and g.license, g and g.score, g and g.method, g and g.candidates,
-             g and g.referring_expression, json.dumps(o.prompts, sort_keys=True), now])
+             g and g.referring_expression, json.dumps(o.prompts, sort_keys=True), now, list(o.answer_aliases),
+             len(o.final.split()) if o.final else None])
         if o.steps:
             con.executemany(
-                "INSERT INTO rewrite_steps VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO rewrite_steps (item_id, step, entity, candidates, chosen, question_after, method,"
+                " alone_rank, chain_unique, chain_detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [[item_id, s.step, s.entity, [asdict(c) for c in s.candidates], s.chosen, s.question_after,
-                  s.method] for s in o.steps])
+                  s.method, s.alone_rank, s.chain_unique, s.chain_detail or None] for s in o.steps])
         if o.gates:
             con.executemany("INSERT INTO gate_verdicts VALUES (?, ?, ?, ?, ?)",
                             [[item_id, x.gate, x.score, x.verdict, x.detail] for x in o.gates])

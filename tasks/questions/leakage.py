@@ -33,7 +33,8 @@ _PAREN = re.compile(r"\s*\([^)]*\)\s*$")
 GENERIC = frozenset("""the and for with from republic kingdom united states state people democratic federal
 national university college city county river lake mount mountain island islands saint north south east west
 new old great little royal church school company group party army navy air force football club film album song
-album book series season war battle empire province region district department ministry council""".split())  # noqa: SIM905
+album book series season war battle empire province
+after before under over into about between region district department ministry council""".split())  # noqa: SIM905
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,11 @@ from dataclasses import dataclass, replace
 from schemas.paths import SampledPath
 from schemas.questions import GateResult, NodeContext, QuestionOutcome, Verdict
 from tasks.llm import LLMCallError
+from tasks.questions.chain import Competitor, TopHits, rewrite_chain
 from tasks.questions.ground import ImageCandidate, ImageScorer, choose_image
 from tasks.questions.leakage import LeakChecker
-from tasks.questions.rewrite import ModelOutputError, QuestionModel, rewrite_bridges
+from tasks.questions.offline import descriptor_query
+from tasks.questions.rewrite import ModelOutputError, QuestionModel, RewriteResult, rewrite_bridges
 from tasks.questions.spec import build_spec, render
 
 
@@ -32,6 +34,7 @@ class ChainFacts:
 
     relation_fanout: tuple[int, ...]
     image_pages: dict[str, int]
+    competitors: tuple[tuple[Competitor, ...], ...] = ()   # per hop: rivals of its target (``chain.py``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,8 @@ class QuestionSettings:
     answer_max_tokens: int
     scorer_name: str
     data_dir: str
+    alone_k: int = 3
+    max_words: int = 60
 
 
 def path_context(nodes: Sequence[NodeContext]) -> str:
@@ -50,6 +55,17 @@ def path_context(nodes: Sequence[NodeContext]) -> str:
     parts = [f"{n.title}: {n.lead[:800]}" for n in nodes]
     box = "; ".join(f"{k} = {v}" for k, v in nodes[-1].infobox.items())
     return "\n".join([*parts, f"{nodes[-1].title} infobox: {box}"])
+
+
+def shortcut_gate(final: str, targets: Sequence[str], search: TopHits | None, k: int) -> GateResult:
+    """Searching the whole question text (no image) must not rank the answer page or the last bridge top-k."""
+    if search is None:
+        return GateResult("chain_shortcut", 0.0, "skip", "no local index")
+    hits = [t for t, _ in search(descriptor_query(final), k)]
+    found = [(t, hits.index(t) + 1) for t in targets if t in hits]
+    detail = ", ".join(f"{t} at rank {r}" for t, r in found) or f"none of {', '.join(targets)} in the top {k}"
+    return GateResult("chain_shortcut", float(min((r for _, r in found), default=0)),
+                      "fail" if found else "pass", detail)
 
 
 def gates(final: str, answer: str, leaks: LeakChecker, facts: ChainFacts, image_sha: str, score: float,
@@ -72,13 +88,19 @@ def gates(final: str, answer: str, leaks: LeakChecker, facts: ChainFacts, image_
                    f"threshold {s.relevance_threshold}"),
         GateResult("answer_length", float(n_tokens), "pass" if n_tokens <= s.answer_max_tokens else "fail",
                    f"max {s.answer_max_tokens} tokens"),
+        GateResult("question_length", float(len(final.split())), "pass" if len(final.split()) <= s.max_words
+                   else "fail", f"max {s.max_words} words"),
     ]
 
 
 def make_question(path: SampledPath, nodes: Sequence[NodeContext], facts: ChainFacts,
                   images: Sequence[ImageCandidate], model: QuestionModel, leaks: LeakChecker,
-                  s: QuestionSettings, scorer: ImageScorer | None, rng: random.Random) -> QuestionOutcome:
-    """Run the whole question stage for one path; never raises on model output."""
+                  s: QuestionSettings, scorer: ImageScorer | None, rng: random.Random,
+                  search: TopHits | None = None) -> QuestionOutcome:
+    """Run the whole question stage for one path; never raises on model output.
+
+    Paths whose every hop carries a relation clause are rewritten offline by ``rewrite_chain`` (relational
+    descriptors, chain-unique, not self-sufficient) when ``search`` is given and the model is rule-based."""
     out = QuestionOutcome(path.path_id, None, method=model.method)
     spec = build_spec(list(nodes), list(path.edges), path.answer_attribute)
     try:
@@ -88,9 +110,16 @@ def make_question(path: SampledPath, nodes: Sequence[NodeContext], facts: ChainF
     except LLMCallError as err:
         return replace(out, reject=("canonical", f"model_error_{err.reason}"), detail=err.detail)
     out = replace(out, canonical=render(spec))
+    relational = all(h.kind == "clause" for h in spec.hops) and len(facts.competitors) == len(spec.hops)
     try:
-        result = rewrite_bridges(spec, nodes, path.answer, model, leaks, n_candidates=s.n_candidates,
-                                 context=path_context(nodes), rng=rng, obfuscation_p=s.obfuscation_p)
+        result: RewriteResult
+        if relational and search is not None and model.method == "rule-based":
+            result = rewrite_chain(spec, nodes, path.answer, model, leaks, facts.competitors, search,
+                                   k=s.alone_k, n_candidates=s.n_candidates, context=path_context(nodes), rng=rng,
+                                   obfuscation_p=s.obfuscation_p)
+        else:
+            result = rewrite_bridges(spec, nodes, path.answer, model, leaks, n_candidates=s.n_candidates,
+                                     context=path_context(nodes), rng=rng, obfuscation_p=s.obfuscation_p)
     except ModelOutputError as err:
         return replace(out, reject=("rewrite", "malformed_model_output"), detail=f"{err}: {err.raw[:500]}")
     except LLMCallError as err:
@@ -110,6 +139,8 @@ def make_question(path: SampledPath, nodes: Sequence[NodeContext], facts: ChainF
     except LLMCallError as err:
         return replace(out, final=final, reject=("gate", f"model_error_{err.reason}"), detail=err.detail)
     results = gates(final, path.answer, leaks, facts, grounding.sha256, grounding.score, s, judge)
+    targets = [nodes[-1].title, *([nodes[-2].title] if len(nodes) > 2 else [])]
+    results.append(shortcut_gate(final, targets, search, s.alone_k))
     out = replace(out, grounding=grounding, final=final, gates=tuple(results))
     failed = [g.gate for g in results if g.verdict == "fail"]
     if failed:

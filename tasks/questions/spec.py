@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from schemas.paths import PathEdge
 from schemas.questions import Hop, HopKind, NodeContext, QuestionSpec
+from tasks.sample.relations import render_relation
 
 ATTRIBUTE_PHRASES = {
     "birth_date": "date of birth", "death_date": "date of death", "born": "date of birth", "died": "date of death",
@@ -28,6 +29,7 @@ ATTRIBUTE_PHRASES = {
     "occupation": "occupation", "nationality": "nationality", "spouse": "spouse", "leader_name1": "leader",
     "elevation_m": "elevation in metres", "length_km": "length in km", "crew_size": "crew size",
     "launch_date": "launch date", "mission_duration": "mission duration", "operator": "operator",
+    "recorded": "recording date", "length": "running time",
 }
 OBFUSCATED = {
     "date of birth": "When did {x} come into the world?",
@@ -76,7 +78,7 @@ def attribute_phrase(key: str) -> str:
 def build_spec(nodes: list[NodeContext], edges: list[PathEdge], attribute: str) -> QuestionSpec:
     """The canonical spec: every named node at its title, one ``Hop`` per edge."""
     hops = tuple(
-        Hop(edge.relation, _HOP_KIND[edge.relation_method], type_noun(target))
+        Hop(edge.relation, "clause" if "{x}" in edge.relation else _HOP_KIND[edge.relation_method], type_noun(target))
         for edge, target in zip(edges, nodes[1:], strict=True)
     )
     return QuestionSpec(attribute, attribute_phrase(attribute), hops, tuple(n.title for n in nodes[:-1]))
@@ -86,6 +88,8 @@ _HOP_KIND: dict[str, HopKind] = {"infobox_key": "noun", "sentence_context": "con
 
 
 def _describe(hop: Hop, of: str) -> str:
+    if hop.kind == "clause":
+        return render_relation(hop.phrase, of, hop.noun)
     if hop.kind == "noun":
         return f"the {hop.phrase} of {of}"
     if hop.kind == "link":
@@ -100,7 +104,11 @@ def render(spec: QuestionSpec) -> str:
     h = len(spec.hops)
     desc = spec.surfaces[0]
     for j in range(1, h):
-        desc = f"{spec.surfaces[j]}, which is {_describe(spec.hops[j - 1], desc)}"
+        surface = spec.surfaces[j]
+        if "{x}" in surface:      # a relational descriptor: the relation to the previous node is part of it
+            desc = surface.replace("{x}", desc)
+        else:
+            desc = f"{surface}, which is {_describe(spec.hops[j - 1], desc)}"
     target = _describe(spec.hops[h - 1], desc)
     if spec.obfuscated and spec.attribute_phrase in OBFUSCATED:
         return OBFUSCATED[spec.attribute_phrase].format(x=target)

@@ -38,6 +38,9 @@ class EdgeTable:
     anchor_text: list[str]
     sentence: list[str]
     infobox_key: list[str | None]
+    #: per row, the relation clause (``tasks.sample.relations``) and how it was read; None = not read yet
+    #: (a text-less graph). When set, rows without a relation are left out of the walkable graph.
+    relation: list[tuple[str, str] | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,7 @@ class LinkGraph:
     edge_row: IntArray
     excluded: npt.NDArray[np.bool_]
     exclusion_reason: list[str | None]
+    unrelated_out: IntArray | None = None   # per node: out-edges left out because no relation reads them
 
     @property
     def n_nodes(self) -> int:
@@ -90,13 +94,19 @@ def build_graph(nodes: NodeTable, edges: EdgeTable, cfg: SamplingConfig) -> Link
                for t, d, k in zip(nodes.titles, nodes.is_disambiguation, nodes.in_degree, strict=True)]
     excluded = np.array([r is not None for r in reasons], dtype=bool)
     keep = ~excluded[edges.dst] & (edges.src != edges.dst) if len(edges.dst) else np.zeros(0, dtype=bool)
+    unrelated = None
+    if edges.relation is not None:
+        related = np.array([r is not None for r in edges.relation], dtype=bool)
+        unrelated = np.bincount(edges.src[keep & ~related], minlength=n).astype(np.int64)
+        keep &= related
     rows = np.flatnonzero(keep)
     order = rows[np.lexsort((edges.dst[rows], edges.src[rows]))]
     src, dst = edges.src[order], edges.dst[order]
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.add.at(indptr, src + 1, 1)
     np.cumsum(indptr, out=indptr)
-    return LinkGraph(nodes, edges, indptr, dst.astype(np.int64), order.astype(np.int64), excluded, reasons)
+    return LinkGraph(nodes, edges, indptr, dst.astype(np.int64), order.astype(np.int64), excluded, reasons,
+                     unrelated)
 
 
 def graph_from_pairs(titles: list[str], src: IntArray, dst: IntArray, cfg: SamplingConfig,

@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -29,8 +30,8 @@ from tasks.sample.link_graph import IntArray, LinkGraph
 
 U64 = npt.NDArray[np.uint64]
 InfoboxLookup = Callable[[Sequence[str]], Mapping[str, Mapping[str, str]]]
-OK, DEAD_END, CYCLE = 0, 1, 2
-_FAIL_NAMES = {DEAD_END: "dead_end", CYCLE: "cycle"}
+OK, DEAD_END, CYCLE, NO_RELATION = 0, 1, 2, 3
+_FAIL_NAMES = {DEAD_END: "dead_end", CYCLE: "cycle", NO_RELATION: "no_relation"}
 _STOP = {"the", "a", "an", "and", "or", "of", "in", "on", "at", "to", "its", "his", "her", "their", "with",
          "by", "for", "as", "is", "was", "from", "that", "which", "this"}
 _WORD = re.compile(r"[\w'’-]+")
@@ -85,7 +86,8 @@ def walk_batch(graph: LinkGraph, starts: IntArray, hops: IntArray, keys: U64,
     ``(n, max_h + 1)`` padded with -1; status is OK, DEAD_END or CYCLE per walk.
 
     Whole-array steps (no gathers of the live subset): nearly every walk is alive at every step, so
-    masking is cheaper than compacting.
+    masking is cheaper than compacting. A node whose out-links all lack a relation phrase ends the walk
+    as NO_RELATION (those edges are not in the CSR), not as a dead end.
     """
     n, max_h = len(starts), int(hops.max()) if len(hops) else 0
     walks = np.full((n, max_h + 1), -1, dtype=np.int64, order="F")  # columns contiguous
@@ -101,6 +103,8 @@ def walk_batch(graph: LinkGraph, starts: IntArray, hops: IntArray, keys: U64,
         deg = graph.indptr[cur + 1] - lo
         dead = active & (deg == 0)
         status[dead] = DEAD_END
+        if graph.unrelated_out is not None:      # out-links exist, but no relation reads any of them
+            status[dead & (graph.unrelated_out[cur] > 0)] = NO_RELATION
         go = active & ~dead
         pick = (uniform(keys, attempt, step) * deg).astype(np.int64)
         nxt = graph.indices[np.minimum(lo + np.minimum(pick, deg - 1), last_slot)] if graph.n_edges else lo
@@ -154,6 +158,25 @@ def relation_label(anchor: str, sentence: str, infobox_key: str | None,
     return "links to", "fallback"
 
 
+#: Infobox keys that hold page metadata, not a fact worth asking for: estimate/census years, the infobox's own
+#: ``type``, image fields, numbered family/child keys, signatures, reference and footnote slots, codes.
+METADATA_KEY = re.compile(r"estimate|census|_year$|^year_|^type$|_type$|image|caption|signature|^child\d|"
+                          r"^parent\d|^[a-z]+\d+$|_(?:name|title|data|label)\d+$|^blank|_ref$|^ref|footnote|"
+                          r"^data\d|_code$|^iso|rank$|^id$|_id$")
+_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
+           "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+_DATE_COMMA = re.compile(rf"\b(?:{_MONTHS})\.?\s+\d{{1,2}},\s*\d{{3,4}}\b", re.IGNORECASE)
+_LIST_SPLIT = re.compile(r"\s*(?:[;•·|/\n]|,(?!\d{3}\b)|\band\b)\s*")
+
+
+def is_list_value(value: str) -> bool:
+    """"Arabic, Berber" / "Rock; soul" / "guitar and piano" are lists; "1,234,567", "November 20, 2009" and
+    "44,579,000 km2" are one value."""
+    v = _DATE_COMMA.sub("DATE", value)
+    parts = [p for p in _LIST_SPLIT.split(v) if p.strip()]
+    return len(parts) >= 2
+
+
 def pick_answer(infobox: Mapping[str, str], u: float, cfg: SamplingConfig,
                 path_titles: Sequence[str]) -> tuple[str, str] | None:
     """Choose an infobox attribute of at most ``answer_max_tokens`` tokens (whitespace words, as the
@@ -163,6 +186,8 @@ def pick_answer(infobox: Mapping[str, str], u: float, cfg: SamplingConfig,
     for key, value in infobox.items():
         k, v = key.lower(), value.strip()
         if not v or any(b in k for b in cfg.answer_key_blocklist) or k.startswith(("lat", "long")):
+            continue
+        if METADATA_KEY.search(k) or is_list_value(v):
             continue
         if len(v.split()) > cfg.answer_max_tokens or any(t in v.lower() for t in lowered):
             continue
@@ -197,7 +222,11 @@ def _build_path(graph: LinkGraph, wiki: str, seed: Seed, walk: IntArray, answer:
     for a, b in itertools.pairwise(walk):
         row = graph.edge_context(int(a), int(b))
         anchor, sentence = graph.edges.anchor_text[row], graph.edges.sentence[row]
-        label, method = relation_label(anchor, sentence, graph.edges.infobox_key[row], graph.nodes.titles[int(a)])
+        rel = graph.edges.relation[row] if graph.edges.relation is not None else None
+        if rel is not None:
+            label, method = rel[0], cast(RelationMethod, rel[1])
+        else:                                   # a text-less graph (Wikispeedia): benchmarks only
+            label, method = relation_label(anchor, sentence, graph.edges.infobox_key[row], graph.nodes.titles[int(a)])
         edges.append(PathEdge(graph.nodes.titles[int(a)], graph.nodes.titles[int(b)], anchor, sentence,
                               label, method))
     return SampledPath(_path_id(wiki, titles[0], attempt, s_hash), wiki, titles[0], seed.domain,

@@ -16,6 +16,7 @@ import numpy as np
 from schemas.run_config import SamplingConfig
 from tasks.sample.link_graph import EdgeTable, LinkGraph, NodeTable, build_graph
 from tasks.sample.paths import sample_paths, sampling_hash, select_seeds
+from tasks.sample.relations import edge_relation
 from warehouse import graph as graph_repo
 from warehouse import paths as path_repo
 from warehouse.db import Connection
@@ -34,13 +35,14 @@ def load_graph(con: Connection, wiki: str, cfg: SamplingConfig) -> LinkGraph:
         is_disambiguation=np.asarray(n.column("is_disambiguation").to_pylist(), dtype=bool),
         image_min_side=graph_repo.as_int64(n.column("image_min_side")),
     )
-    edges = EdgeTable(
-        src=graph_repo.as_int64(e.column("src")),
-        dst=graph_repo.as_int64(e.column("dst")),
-        anchor_text=[str(x or "") for x in e.column("anchor_text").to_pylist()],
-        sentence=[str(x or "") for x in e.column("sentence").to_pylist()],
-        infobox_key=e.column("infobox_key").to_pylist(),
-    )
+    src, dst = graph_repo.as_int64(e.column("src")), graph_repo.as_int64(e.column("dst"))
+    anchors = [str(x or "") for x in e.column("anchor_text").to_pylist()]
+    sentences = [str(x or "") for x in e.column("sentence").to_pylist()]
+    keys = e.column("infobox_key").to_pylist()
+    titles = nodes.titles
+    relations = [edge_relation(titles[int(s)], a, t, k)
+                 for s, a, t, k in zip(src, anchors, sentences, keys, strict=True)]
+    edges = EdgeTable(src=src, dst=dst, anchor_text=anchors, sentence=sentences, infobox_key=keys, relation=relations)
     return build_graph(nodes, edges, cfg)
 
 
