@@ -128,6 +128,9 @@ class SamplingConfig(_Strict):
         },
         description="domain -> infobox type keywords (lower-case; first matching domain wins)",
     )
+    require_relations: bool = Field(default=True, description=(
+        "walk only edges that carry a relation phrase (tasks/sample/relations.py); false keeps the old link-position "
+        "labels ('linked after \"…\"'), for a corpus too small to have relational paths"))
     answer_key_blocklist: list[str] = Field(
         default_factory=lambda: ["image", "caption", "alt", "map", "logo", "flag", "coat", "seal", "signature",
                                  "website", "url", "footnote", "note", "ref", "module", "embed", "width",

@@ -22,8 +22,8 @@ BlobRow = tuple[str, str, int, int, int, str]
 
 _WIKI_ITEMS = """
 SELECT v.item_id, v.question, v.answer, v.image_sha256, v.image_path,
-       (SELECT list(DISTINCT a.alias ORDER BY a.alias) FROM all_aliases a
-         WHERE a.wiki = v.wiki AND a.title = v.answer AND a.alias <> v.answer) AS aliases,
+       list_sort(list_distinct(list_concat(v.answer_aliases, coalesce((SELECT list(a.alias) FROM all_aliases a
+         WHERE a.wiki = v.wiki AND a.title = v.answer AND a.alias <> v.answer), [])))) AS aliases,
        v.path_id, v.wiki, v.domain, v.hops, v.answer_attribute, v.questions_hash, v.method,
        v.image_file_name, v.image_license, v.image_author, v.image_source_url, v.dump_date
 FROM vqa_items v ORDER BY v.item_id

@@ -41,7 +41,7 @@ def load_graph(con: Connection, wiki: str, cfg: SamplingConfig) -> LinkGraph:
     keys = e.column("infobox_key").to_pylist()
     titles = nodes.titles
     relations = [edge_relation(titles[int(s)], a, t, k)
-                 for s, a, t, k in zip(src, anchors, sentences, keys, strict=True)]
+                 for s, a, t, k in zip(src, anchors, sentences, keys, strict=True)] if cfg.require_relations else None
     edges = EdgeTable(src=src, dst=dst, anchor_text=anchors, sentence=sentences, infobox_key=keys, relation=relations)
     return build_graph(nodes, edges, cfg)
 
