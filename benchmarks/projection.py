@@ -12,18 +12,24 @@ Projected (the paper's scale, PAPER.md §6.5–6.6): 36,592 accepted SFT traject
 8,000 RL items from full English Wikipedia. Units needed are derived backwards through the measured
 yields (the teacher attempts the items the SFT target needs; the 8K RL items are held out of the kept pool
 before synthesis, as the pipeline does, and measured here with no hold-out so every kept item times the
-teacher); hours = units × measured seconds per unit, on one machine and on N sharded workers (sharded
-stages divide by N, the merge and export do not). Online costs use the measured transcript shapes with
-the paper's K=5 rollouts and the prices and latencies given as options (assumptions, printed).
+teacher); hours = units × measured seconds per unit, on one machine and on N sharded workers. Only the
+stages that run inside the shards scale with N (``SCALES_WITH_N``: path sampling and questions); ingest runs
+once and is shared, and pool → filter → enhance → synthesize → export run once on the merged warehouse
+(``flows/sharded.py``), so they are never divided. A sharded stage's scaling is the one measured by
+``benchmarks/sharding.py`` (its JSON line passed with ``--sharding-result``: speedup at its worker count,
+as efficiency = speedup ÷ workers), else perfect scaling, which the output says.
+Online costs use the measured transcript shapes with the paper's K=5 rollouts and the prices
+and latencies given as options (assumptions, printed).
 
 JSON line: paper-scale datasets per day, ours on N sharded workers (``--workers``) vs the baseline of the same
-work on one machine; ratio = speedup (target ≥ 0.5 × N: the unsharded merge and export must not dominate).
+work on one machine; ratio = speedup (target ≥ 0.5 × N; unmet while synthesis runs once after the merge).
 Usage: python -m benchmarks.projection [--workers 16] [--teacher-in 5 --teacher-out 25 ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -56,6 +62,7 @@ XML = SHARED / "wikitext" / "enwiki-latest-pages-articles1.xml-p000000010p000030
 # Paper scale (PAPER.md §6.5-6.6) and full English Wikipedia (BENCHMARKS.md, ingest projection).
 SFT_TARGET, RL_TARGET, PAPER_TOOL_CALLS = 36_592, 8_000, 6.3
 ENWIKI_ARTICLES, ENWIKI_WIKITEXT_MB = 7_000_000, 100_000
+SCALES_WITH_N = frozenset({"sample", "questions"})   # the stages a shard runs (flows/sharded.py::shard_run)
 IMAGE_TOKENS = 768          # assumption: one image at the SFT recipe's 262,144 max pixels, Qwen-VL patching
 
 
@@ -246,15 +253,23 @@ def project(m: Measured, a: argparse.Namespace, sft_share: float | None = None,
             "cost_usd": cost, "teacher_wall_hours": teacher_hours, "kept_needed": kept, "per_kept_sft": per_kept_sft}
 
 
+def sharded_hours(stage: str, one_machine: float, a: argparse.Namespace) -> float:
+    """Hours of ``stage`` on ``a.workers`` shards: divided (at the measured efficiency) only when it runs in the
+    shards; ingest (shared, once) and everything after the merge keep their one-machine hours."""
+    if stage not in SCALES_WITH_N:
+        return one_machine
+    return one_machine / (int(a.workers) * float(a.shard_efficiency))
+
+
 def show(title: str, p: dict[str, Any], a: argparse.Namespace) -> None:
     print(f"\nprojection to {SFT_TARGET:,} SFT trajectories + {RL_TARGET:,} RL items — {title}:")
     print(f"{'stage':<13} {'units':>11} {'s/unit':>8} {'h, 1 machine':>13} {'h, ' + str(a.workers) + ' workers':>14}")
     for k, u in p["units"].items():
         one = p["hours"][k]
-        n = one if k == "export" else one / a.workers
-        print(f"{k:<13} {u:>11,.0f} {p['s_per_unit'][k]:>8.4f} {one:>13.1f} {n:>14.2f}")
+        print(f"{k:<13} {u:>11,.0f} {p['s_per_unit'][k]:>8.4f} {one:>13.1f} {sharded_hours(k, one, a):>14.2f}"
+              f"  {'scales with N' if k in SCALES_WITH_N else 'once (not sharded)'}")
     one_total = sum(p["hours"].values())
-    n_total = sum(v if k == "export" else v / a.workers for k, v in p["hours"].items())
+    n_total = sum(sharded_hours(k, v, a) for k, v in p["hours"].items())
     print(f"{'offline total':<13} {'':>11} {'':>8} {one_total:>13.1f} {n_total:>14.2f}")
     print(f"online (K={a.rollouts}): teacher {p['teacher_calls']:,.0f} calls, "
           f"{p['teacher_tokens_in'] / 1e9:.2f} G in / "
@@ -287,7 +302,17 @@ def main() -> None:
     ap.add_argument("--online-sft-share", type=float, default=0.5,
                     help="scenario: share of kept items whose K rollouts give an accepted trajectory (assumption)")
     ap.add_argument("--ingest-mb-s", type=float, default=0.0, help="ingest MB/s (default: measured here)")
+    ap.add_argument("--sharding-result", type=Path, default=None,
+                    help="file whose last line is benchmarks/sharding.py's JSON: measured scaling of sharded stages")
     a = ap.parse_args()
+    a.shard_efficiency = 1.0
+    if a.sharding_result is not None:
+        res = json.loads(a.sharding_result.read_text().strip().splitlines()[-1])
+        a.shard_efficiency = min(1.0, res["shard_speedup"] / res["shards"])
+        print(f"sharded stages scale at {a.shard_efficiency:.2f} efficiency (measured: {res['shard_speedup']}x on "
+              f"{res['shards']} shards, {a.sharding_result.name})")
+    else:
+        print("sharded stages assumed to scale perfectly (no --sharding-result given)")
     corpora = [("bundled", load_run_config(DEMO))] + ([("ray-charles-zim", zim_config())] if ZIM.exists() else [])
     measured = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -310,12 +335,12 @@ def main() -> None:
     show(f"online-teacher scenario: {a.online_sft_share:.0%} of kept items yield {a.keep_per_item} accepted "
          f"trajectories (of K={a.rollouts}); other yields measured", scenario, a)
     one_total = sum(p["hours"].values())
-    n_total = sum(v if k == "export" else v / a.workers for k, v in p["hours"].items())
+    n_total = sum(sharded_hours(k, v, a) for k, v in p["hours"].items())
     emit("full_scale_projection", "paper-scale datasets per day (offline pipeline)", 24 / n_total, 24 / one_total,
          a.workers * 0.5, hours_one_machine=round(one_total, 1), hours_n_workers=round(n_total, 1), workers=a.workers,
          teacher_calls=round(p["teacher_calls"]), teacher_wall_hours=round(p["teacher_wall_hours"], 1),
          cost_usd=round(sum(p["cost_usd"].values())), kept_items_needed=round(p["kept_needed"]),
-         yields_from=best.corpus)
+         yields_from=best.corpus, scales_with_n=sorted(SCALES_WITH_N), shard_efficiency=a.shard_efficiency)
 
 
 if __name__ == "__main__":

@@ -69,8 +69,12 @@ def attached(con: Connection, path: Path, alias: str) -> Iterator[str]:
         con.execute(f"DETACH {_q(alias)}")
 
 
-def merge_from(con: Connection, source: Path, alias: str = "shard") -> MergeResult:
+def merge_from(con: Connection, source: Path, alias: str = "shard", *,
+               shared: frozenset[str] = frozenset()) -> MergeResult:
     """Insert every row of the warehouse file ``source`` that ``con``'s warehouse lacks (one transaction).
+
+    ``shared`` names tables the shard received from the target's own ingest and never wrote (see
+    ``tasks.shards.launch.seed_shard``): they are left out instead of compared row by row.
 
     Raises:
         WarehouseError: ``source`` is missing, was made by other migrations, lacks a table or column, or
@@ -87,7 +91,7 @@ def merge_from(con: Connection, source: Path, alias: str = "shard") -> MergeResu
         con.execute("BEGIN TRANSACTION")
         try:
             for table, cols in cols_t.items():
-                if table in _SKIP:
+                if table in _SKIP or table in shared:
                     continue
                 if cols_s.get(table) != cols:
                     raise WarehouseError(f"shard warehouse {source}: table {table} has columns "

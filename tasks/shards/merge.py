@@ -38,9 +38,14 @@ def copy_images(src_dir: Path, dst_dir: Path, relpaths: Sequence[str]) -> int:
     return copied
 
 
-def merge_shards(target_dir: Path, shard_dirs: Sequence[Path]) -> dict[str, int]:
+INGEST_TABLES = frozenset({"sources", "pages", "links", "aliases", "image_refs", "page_degrees"})
+"""What one shared ingest writes and a shard seeded from it (``seed_shard``) only reads."""
+
+
+def merge_shards(target_dir: Path, shard_dirs: Sequence[Path], *, seeded: bool = False) -> dict[str, int]:
     """Union every shard's warehouse into ``target_dir/warehouse.duckdb`` (created when missing) and copy
-    their images. Idempotent: merging a shard again adds nothing.
+    their images. Idempotent: merging a shard again adds nothing. ``seeded``: the shards were seeded from
+    ``target_dir``'s own ingest, so ``INGEST_TABLES`` are already there and are not copied back.
 
     Returns:
         Counts: ``merged:shards``, ``merged:<table>`` (rows added), ``merged:images`` (files copied) and
@@ -58,7 +63,7 @@ def merge_shards(target_dir: Path, shard_dirs: Sequence[Path]) -> dict[str, int]
     counts: Counter[str] = Counter()
     with connect(target_dir / WAREHOUSE) as con:
         for d in shard_dirs:
-            res = merge_from(con, d / WAREHOUSE)
+            res = merge_from(con, d / WAREHOUSE, shared=INGEST_TABLES if seeded else frozenset())
             counts["merged:shards"] += 1
             counts.update({f"merged:{t}": n for t, n in res.inserted.items()})
             counts.update({f"memo_conflict:{t}": n for t, n in res.memo_conflicts.items()})

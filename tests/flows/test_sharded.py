@@ -1,4 +1,5 @@
-"""Two shard workers (separate processes) on the demo config, merged, equal a single-worker run."""
+"""Two shard workers (separate processes, seeded from one shared ingest) on the demo config, merged, equal a
+single-worker run; a shard killed mid-run is retried alone and the merge still equals it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from flows.cli import app
 from flows.run import run
 from flows.sharded import sharded_run
 from schemas.run_config import ShardSpec, load_run_config
-from tasks.shards.launch import shard_dir
+from tasks.shards import steps
+from tasks.shards.launch import shard_command, shard_dir
 from warehouse.compare import diff_warehouses
 
 pytestmark = pytest.mark.slow
@@ -48,8 +50,9 @@ def test_two_shards_merged_equal_a_single_run(prefect_api: None, tmp_path: Path)
         seeds.append(titles)
     assert not seeds[0] & seeds[1]
     runs = _rows(sharded / "warehouse.duckdb", "SELECT flow, status, config_json->>'$.sampling.shard.index' "
-                                               "FROM runs ORDER BY 3 NULLS LAST")
-    assert runs == [("run", "completed", "0"), ("run", "completed", "1"), ("merge_shards", "completed", None)]
+                                               "FROM runs ORDER BY 3 NULLS LAST, 1")
+    assert runs == [("shard_run", "completed", "0"), ("shard_run", "completed", "1"),
+                    ("ingest", "completed", None), ("merge_shards", "completed", None)]   # ingested once
     export = _rows(sharded / "warehouse.duckdb", "SELECT name FROM exports")
     assert export == _rows(single / "warehouse.duckdb", "SELECT name FROM exports")
     assert (sharded / "export" / str(export[0][0]) / "rl").is_dir()
@@ -58,6 +61,31 @@ def test_two_shards_merged_equal_a_single_run(prefect_api: None, tmp_path: Path)
     dirs = [str(shard_dir(sharded, ShardSpec(index=i, count=2))) for i in range(2)]
     res = runner.invoke(app, ["merge", "--into", str(sharded), "--from", dirs[0], "--from", dirs[1]])
     assert res.exit_code == 0, res.output
+    assert diff_warehouses(single / "warehouse.duckdb", sharded / "warehouse.duckdb") == []
+
+
+def test_a_shard_killed_mid_run_is_retried_alone(prefect_api: None, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shard 1's first process is SIGKILLed once it holds its warehouse; only shard 1 runs again, and the
+    merge of the resumed shard equals a single-worker run."""
+    launches = tmp_path / "launches.txt"
+
+    def killing_command(config_path: Path, shard: ShardSpec, data_dir: Path, workers: int) -> list[str]:
+        cmd = " ".join(shard_command(config_path, shard, data_dir, workers))
+        lock, marker = data_dir / "warehouse.duckdb.lock", tmp_path / "killed"
+        kill_once = (f"if [ {shard.index} = 1 ] && [ ! -e {marker} ]; then touch {marker}; {cmd} & pid=$!; "
+                     f"while [ ! -e {lock} ]; do sleep 0.05; done; sleep 0.5; kill -9 $pid; wait $pid; exit $?; fi; ")
+        return ["bash", "-c", f"echo {shard.index} >> {launches}; {kill_once}exec {cmd}"]
+
+    monkeypatch.setattr(steps, "shard_command", killing_command)
+    cfg = load_run_config(DEMO)
+    single, sharded = tmp_path / "single", tmp_path / "sharded"
+    run(cfg, single, 1, "run-single")
+    sharded_run(cfg, DEMO, sharded, shards=2, workers=1, run_id="run-merge")
+
+    assert sorted(launches.read_text().split()) == ["0", "1", "1"]      # shard 1 twice, shard 0 once
+    log = (shard_dir(sharded, ShardSpec(index=1, count=2)) / "shard.log").read_text()
+    assert log.count("shard_run") >= 1
     assert diff_warehouses(single / "warehouse.duckdb", sharded / "warehouse.duckdb") == []
 
 
