@@ -5,7 +5,10 @@ random out-neighbour h times, and fail on a dead end or a revisited node. Ours a
 an attempt at once over CSR arrays with counter-based randomness (``tasks.sample.paths.walk_batch``);
 the baseline walks one at a time over a ``networkx.DiGraph`` with ``random.choice``.
 
-Usage: python -m benchmarks.paths [--walks N]   (from the repo root); last stdout line is JSON.
+Timing: one warm-up run of each (page cache, numpy and networkx code paths, CPU frequency), then ``--runs``
+measured runs with ours and the baseline interleaved; the figures are the medians (every run is printed).
+
+Usage: python -m benchmarks.paths [--walks N] [--runs 5]   (from the repo root); last stdout line is JSON.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import random
+import statistics
 import time
 import urllib.parse
 
@@ -75,6 +79,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--walks", type=int, default=1_000_000)
     ap.add_argument("--baseline-walks", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=5, help="measured runs after the warm-up (median reported)")
     args = ap.parse_args()
     titles, src, dst = load_wikispeedia()
     cfg = SamplingConfig(hub_in_degree=10**9)  # same graph for both: no exclusions
@@ -84,14 +89,25 @@ def main() -> None:
     g = nx.DiGraph()
     g.add_nodes_from(range(len(titles)))
     g.add_edges_from(zip(src.tolist(), dst.tolist(), strict=True))
-    ours_rate, ours_ok = ours(graph, args.walks, cfg)
-    base_rate, base_ok = baseline(g, list(range(len(titles))), args.baseline_walks, cfg.seed)
+    nodes = list(range(len(titles)))
+    ours(graph, args.walks // 10, cfg)                              # warm-up, not counted
+    baseline(g, nodes, args.baseline_walks // 10, cfg.seed)
+    ours_runs, base_runs = [], []
+    for _ in range(args.runs):
+        ours_rate, ours_ok = ours(graph, args.walks, cfg)
+        base_rate, base_ok = baseline(g, nodes, args.baseline_walks, cfg.seed)
+        ours_runs.append(ours_rate)
+        base_runs.append(base_rate)
+    ours_med, base_med = statistics.median(ours_runs), statistics.median(base_runs)
     print(f"graph: {graph.n_nodes} nodes, {graph.n_edges} edges (CSR built in {build * 1000:.0f} ms)")
-    print(f"ours:     {ours_rate:,.0f} walks/s ({args.walks:,} walks, {ours_ok:.1%} complete)")
-    print(f"baseline: {base_rate:,.0f} walks/s ({args.baseline_walks:,} walks, {base_ok:.1%} complete, networkx)")
-    emit("path_sampling_walks_per_s", "walks/s", ours_rate, base_rate, 20.0, graph="wikispeedia",
+    print(f"ours:     {ours_med:,.0f} walks/s median of {args.runs} ({args.walks:,} walks each, {ours_ok:.1%} complete)"
+          f"  runs {[round(r) for r in ours_runs]}")
+    print(f"baseline: {base_med:,.0f} walks/s median of {args.runs} ({args.baseline_walks:,} walks each, "
+          f"{base_ok:.1%} complete, networkx)  runs {[round(r) for r in base_runs]}")
+    print(f"ratio per run: {[round(o / b, 1) for o, b in zip(ours_runs, base_runs, strict=True)]}")
+    emit("path_sampling_walks_per_s", "walks/s", ours_med, base_med, 20.0, graph="wikispeedia",
          nodes=graph.n_nodes, edges=graph.n_edges, ours_complete=round(ours_ok, 4),
-         baseline_complete=round(base_ok, 4))
+         baseline_complete=round(base_ok, 4), runs=args.runs)
 
 
 if __name__ == "__main__":
