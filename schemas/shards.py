@@ -80,6 +80,8 @@ class Provenance(_Frozen):
     run_id: str | None = None
     text_license: str = "CC BY-SA"          # Wikipedia: 3.0 before 2023-06-29, 4.0 after (by revision)
     external: dict[str, Any] = Field(default_factory=dict)  # external source: file, row, original id
+    search_backends: dict[str, str] = Field(default_factory=dict)  # tool -> "local index" | "remote … API at <host>"
+    split_rule: str | None = None             # what decided the item's SFT/RL side (tasks/synthesize/split.py)
 
 
 class ToolFunction(_Frozen):

@@ -42,6 +42,7 @@ class SftCandidate:
     prompts: dict[str, str]
     run_id: str | None
     turns: tuple[TurnRow, ...]
+    final_answer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,7 @@ def sft_candidates(con: Connection) -> list[SftCandidate]:
     """Accepted trajectories (one-step collapses are never accepted), with their turns, by id."""
     rows = con.execute("""
         SELECT trajectory_id, item_id, source, answer, teacher, answer_judge, process_judge, process_score,
-               tool_calls, prompts, run_id
+               tool_calls, prompts, run_id, final_answer
         FROM accepted_trajectories WHERE NOT one_step_collapse ORDER BY trajectory_id""").fetchall()
     turns: dict[str, list[TurnRow]] = defaultdict(list)
     for t in con.execute("""
@@ -92,21 +93,27 @@ def sft_candidates(con: Connection) -> list[SftCandidate]:
             ORDER BY trajectory_id, idx""").fetchall():
         turns[str(t[0])].append(TurnRow(int(t[1]), str(t[2]), str(t[3]), tuple(t[4] or ()), t[5], t[6]))
     return [SftCandidate(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), r[5], r[6], r[7], int(r[8]),
-                         json.loads(r[9]) if r[9] else {}, r[10], tuple(turns[str(r[0])])) for r in rows]
+                         json.loads(r[9]) if r[9] else {}, r[10], tuple(turns[str(r[0])]), r[11]) for r in rows]
 
 
 def rl_candidates(con: Connection, filter_hash: str, synthesis_hash: str) -> list[RlCandidate]:
-    """Items kept by this filter config and held out for RL by this synthesis config (``rl_holdout``), not
-    used by any accepted trajectory (a guard: the teacher never sees held-out items)."""
+    """Items kept by this filter config and held out for RL by this synthesis config (``rl_holdout``). An item
+    whose group moved to RL after the teacher ran keeps its trajectories in the warehouse; the export leaves
+    them out of SFT (``held_out_ids``)."""
     rows = con.execute("""
         SELECT v.item_id, v.source, v.question, v.answer, v.aliases,
                coalesce(v.degraded_sha256, v.image_sha256), v.degradation
         FROM pool_view v JOIN filter_outcomes f ON f.item_id = v.item_id
         WHERE f.filter_hash = ? AND f.status = 'kept'
           AND v.item_id IN (SELECT item_id FROM rl_holdout WHERE synthesis_hash = ?)
-          AND v.item_id NOT IN (SELECT item_id FROM accepted_trajectories)
         ORDER BY v.item_id""", [filter_hash, synthesis_hash]).fetchall()
     return [RlCandidate(str(r[0]), str(r[1]), str(r[2]), str(r[3]), tuple(r[4] or ()), r[5], r[6]) for r in rows]
+
+
+def held_out_ids(con: Connection, synthesis_hash: str) -> set[str]:
+    """Items this synthesis config holds out for RL (never SFT, whatever trajectories they have)."""
+    rows = con.execute("SELECT item_id FROM rl_holdout WHERE synthesis_hash = ?", [synthesis_hash]).fetchall()
+    return {str(r[0]) for r in rows}
 
 
 def item_facts(con: Connection, item_ids: Sequence[str]) -> dict[str, ItemFacts]:
@@ -271,3 +278,26 @@ def labels(con: Connection) -> dict[str, list[str]]:
     for stage, label in rows:
         out[str(stage)].append(str(label))
     return dict(out)
+
+
+def search_backends(con: Connection) -> dict[str, dict[str, str]]:
+    """``run_id -> {tool: backend label}`` recorded by synthesis runs (stage ``search_backends``)."""
+    out: dict[str, dict[str, str]] = defaultdict(dict)
+    for run_id, tool, label in con.execute("SELECT run_id, outcome, reason FROM stage_stats"
+                                           " WHERE stage = 'search_backends' ORDER BY 1, 2").fetchall():
+        out[str(run_id)][str(tool)] = str(label)
+    return dict(out)
+
+
+def decontam_summary(con: Connection) -> tuple[dict[str, int], list[tuple[str, str, int]]]:
+    """Benchmark rows/images indexed by the latest pool build (``note:benchmark_*`` stage stats) and the
+    items decontamination dropped, ``(benchmark, reason, n)``."""
+    notes: dict[str, int] = {}
+    row = con.execute("SELECT run_id FROM stage_stats WHERE stage = 'pool' ORDER BY rowid DESC LIMIT 1").fetchone()
+    if row is not None:
+        for reason, n in con.execute("SELECT reason, n FROM stage_stats WHERE stage = 'pool' AND run_id = ?"
+                                     " AND outcome = 'note' AND reason LIKE 'benchmark_%'", [row[0]]).fetchall():
+            notes[str(reason)] = int(n)
+    dropped = con.execute("SELECT coalesce(benchmark, ''), reason, count(*) FROM pool_rejects"
+                          " WHERE stage = 'decontam' GROUP BY ALL ORDER BY 1, 2").fetchall()
+    return notes, [(str(b), str(r), int(n)) for b, r, n in dropped]

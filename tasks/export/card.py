@@ -50,6 +50,13 @@ class CardData:
     tool_calls: list[int] = field(default_factory=list)
     tools_used: Counter[str] = field(default_factory=Counter)
     split_bytes: dict[tuple[str, str], int] = field(default_factory=dict)   # (config, split) -> parquet bytes
+    data_dir_default: str = "var"        # the snippet's data dir when SEARCHVL_DATA_DIR is unset
+    split_rules: list[tuple[str, str, int]] = field(default_factory=list)    # (side, rule, items)
+    split_dropped: Counter[str] = field(default_factory=Counter)              # export guard: reason -> SFT rows
+    backends: dict[str, list[str]] = field(default_factory=dict)              # tool -> backend labels
+    benchmarks: list[dict[str, Any]] = field(default_factory=list)            # configured decontam benchmarks
+    decontam_notes: dict[str, int] = field(default_factory=dict)
+    decontam_dropped: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def dataset_info_yaml(data: CardData) -> str:
@@ -137,6 +144,16 @@ def plot_histograms(folder: Path, data: CardData) -> list[Path]:
     return out
 
 
+def _benchmark_rows(data: CardData) -> list[tuple[str, str, int, int, int]]:
+    """``(name, where, rows indexed, images indexed, items dropped)`` per configured benchmark."""
+    dropped = Counter[str]()
+    for bench, _, n in data.decontam_dropped:
+        dropped[bench] += n
+    return [(str(b["name"]), str(b.get("where", "")), data.decontam_notes.get(f"benchmark_rows:{b['name']}", 0),
+             data.decontam_notes.get(f"benchmark_images:{b['name']}", 0), dropped[str(b["name"])])
+            for b in data.benchmarks]
+
+
 def render_card(data: CardData) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent), undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True, autoescape=False)
@@ -151,4 +168,7 @@ def render_card(data: CardData) -> str:
         hub_license="cc-by-sa-4.0" if any((a[4] or "")[:10] >= "2023-06-29" for a in data.articles) else "cc-by-sa-3.0",
         size_category=_size_category(data.sft_rows + data.rl_train + data.rl_validation),
         fallbacks=fallbacks(data.labels), usage=usage_rows, avg_tool_calls=avg,
+        data_dir_default=data.data_dir_default, split_rules=data.split_rules,
+        split_dropped=sorted(data.split_dropped.items()), backends=sorted(data.backends.items()),
+        benchmarks=_benchmark_rows(data), decontam_dropped=data.decontam_dropped,
         tools_used=sorted(data.tools_used.items(), key=lambda kv: (-kv[1], kv[0])), run_config=run_config)

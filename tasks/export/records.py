@@ -33,6 +33,7 @@ from schemas.shards import (
     ToolFunction,
     Turn,
 )
+from tasks.export.redact import redact_paths
 from toolenv.protocol import ToolCall, parse_turn
 from warehouse.export import ItemFacts, RlCandidate, SftCandidate
 
@@ -81,7 +82,8 @@ def wikipedia_text_license(revision_timestamp: str | None) -> str:
 
 def provenance(facts: ItemFacts, *, teacher: str | None = None, answer_judge: str | None = None,
                process_judge: str | None = None, process_score: float | None = None,
-               prompts: dict[str, str] | None = None, run_id: str | None = None) -> str:
+               prompts: dict[str, str] | None = None, run_id: str | None = None,
+               search_backends: dict[str, str] | None = None, split_rule: str | None = None) -> str:
     """The JSON provenance of one row: path nodes with aliases, the image and its licence, gates, judges."""
     pp = facts.pool_provenance
     image = None
@@ -101,11 +103,14 @@ def provenance(facts: ItemFacts, *, teacher: str | None = None, answer_judge: st
         teacher=teacher, answer_judge=answer_judge, process_judge=process_judge, process_score=process_score,
         prompts=prompts or {}, run_id=run_id,
         text_license=wikipedia_text_license(facts.latest_revision) if wiki else str(pp.get("license", "see source")),
-        external={} if wiki else {k: v for k, v in pp.items() if k in ("file", "row", "id", "source_file")})
+        external={} if wiki else redact_paths({k: v for k, v in pp.items()
+                                               if k in ("file", "row", "id", "source_file")}),
+        search_backends=search_backends or {}, split_rule=split_rule)
     return prov.model_dump_json()
 
 
-def sft_row(c: SftCandidate, facts: ItemFacts, load: ImageLoader) -> SftRow:
+def sft_row(c: SftCandidate, facts: ItemFacts, load: ImageLoader, search_backends: dict[str, str] | None = None,
+            split_rule: str | None = None) -> SftRow:
     """One accepted trajectory as an SFT row (both layouts)."""
     if not c.turns or c.turns[0].role != "system":
         raise ExportRowError("trajectory has no system turn")
@@ -149,12 +154,14 @@ def sft_row(c: SftCandidate, facts: ItemFacts, load: ImageLoader) -> SftRow:
                       tool_calls=c.tool_calls, source=c.source,
                       provenance=provenance(facts, teacher=c.teacher, answer_judge=c.answer_judge,
                                             process_judge=c.process_judge, process_score=c.process_score,
-                                            prompts=c.prompts, run_id=c.run_id))
+                                            prompts=c.prompts, run_id=c.run_id, search_backends=search_backends,
+                                            split_rule=split_rule))
     except ValueError as e:
         raise ExportRowError(f"invalid SFT row: {e}") from e
 
 
-def rl_row(c: RlCandidate, facts: ItemFacts, load: ImageLoader, split: Split, system: str) -> RlRow:
+def rl_row(c: RlCandidate, facts: ItemFacts, load: ImageLoader, split: Split, system: str,
+           split_rule: str | None = None) -> RlRow:
     """One pool item as an RL row."""
     if not c.image_sha256:
         raise ExportRowError("item has no local image")
@@ -163,7 +170,8 @@ def rl_row(c: RlCandidate, facts: ItemFacts, load: ImageLoader, split: Split, sy
         return RlRow(id=c.item_id, question=c.question, images=[load(c.image_sha256)], answer=c.answer,
                      answer_aliases=list(c.aliases), source=c.source, data_source=f"searchvl/{c.source}",
                      prompt=[Message(role="system", content=system), Message(role="user", content=user)],
-                     degradation=c.degradation, hops=facts.hops, split=split, provenance=provenance(facts))
+                     degradation=c.degradation, hops=facts.hops, split=split,
+                     provenance=provenance(facts, split_rule=split_rule))
     except ValueError as e:
         raise ExportRowError(f"invalid RL row: {e}") from e
 

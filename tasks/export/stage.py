@@ -21,10 +21,13 @@ from schemas.errors import PipelineError
 from schemas.shards import SHARD_SCHEMA_VERSION, ExportConfig, ExportManifest, ImageBytes, RlRow, SftRow, ShardFile
 from tasks.export import card as cards
 from tasks.export.records import ExportRowError, rl_row, sft_row, split_items
+from tasks.export.redact import REPO_ROOT, local_paths, redact_paths
 from tasks.export.shards import WrittenShard, file_sha256, write_shards
 from tasks.progress import bar
+from tasks.synthesize.split import as_split_item, conflicts
 from toolenv.registry import paper_tool_schemas
 from warehouse import export as wx
+from warehouse import splits as splits_repo
 from warehouse.db import Connection
 from warehouse.rejects import upsert_rejects
 
@@ -86,19 +89,29 @@ def export_dataset(con: Connection, data_dir: Path, cfg: ExportConfig, filter_ha
     """Write ``<data_dir>/export/<name>/`` from the warehouse; record it in ``exports`` / ``export_rows``.
     SFT rows are the accepted trajectories; RL rows the items ``synthesis_hash``'s config held out for RL.
     ``writer`` writes one config/split's rows as shards (``benchmarks/export.py`` swaps in datasets' writer)."""
-    sft_all = wx.sft_candidates(con)
     rl_all = wx.rl_candidates(con, filter_hash, synthesis_hash)
+    held = wx.held_out_ids(con, synthesis_hash)
+    guard: list[tuple[str, str, str]] = []
+    sft_all = []
+    for c in wx.sft_candidates(con):
+        if c.item_id in held:        # its group moved to RL after the teacher ran
+            guard.append((f"sft:{c.trajectory_id}", "split:item_held_out_for_rl", f"item {c.item_id} is RL"))
+        else:
+            sft_all.append(c)
     sft_size = min(cfg.sft_size, limit) if limit else cfg.sft_size
     rl_size = min(cfg.rl_size, limit) if limit else cfg.rl_size
     keep_sft = _sample([c.trajectory_id for c in sft_all], sft_size, cfg.seed)
     keep_rl = _sample([c.item_id for c in rl_all], rl_size, cfg.seed)
     sft = [c for c in sft_all if c.trajectory_id in keep_sft]
     rl = [c for c in rl_all if c.item_id in keep_rl]
+    sft, dropped = _split_guard(con, sft, rl)
+    guard += dropped
     overlap = {c.item_id for c in sft} & {c.item_id for c in rl}
     if overlap:                                    # the queries exclude it; guard the invariant anyway
         raise ExportError(f"SFT and RL share items: {sorted(overlap)[:3]}")
     facts = wx.item_facts(con, sorted({c.item_id for c in sft} | {c.item_id for c in rl}))
-    export_hash = _hash(cfg, sft, rl, facts, run_name)
+    backends = wx.search_backends(con)
+    export_hash = _hash(cfg, sft, rl, facts, f"{run_name}|{json.dumps(backends, sort_keys=True)}")
     root = data_dir / "export"
     known = wx.find_export(con, export_hash)
     if known and (Path(known[1]) / "manifest.json").is_file():
@@ -106,6 +119,7 @@ def export_dataset(con: Connection, data_dir: Path, cfg: ExportConfig, filter_ha
         if m.export_hash == export_hash:
             return ExportResult(m.name, Path(known[1]), export_hash, m.sft_rows, m.rl_rows, 0, True)
 
+    rules = splits_repo.item_rules(con, synthesis_hash, sorted(facts))
     shas = [s for c in sft for t in c.turns for s in t.image_sha256s] + [c.image_sha256 for c in rl if c.image_sha256]
     load = _loader(con, data_dir, shas)
     rejects: list[tuple[str, str, str]] = []
@@ -116,7 +130,8 @@ def export_dataset(con: Connection, data_dir: Path, cfg: ExportConfig, filter_ha
     def sft_rows() -> Iterator[SftRow]:
         for c in bar(sft, "export sft"):
             try:
-                row = sft_row(c, facts[c.item_id], load)
+                row = sft_row(c, facts[c.item_id], load, backends.get(c.run_id or ""),
+                              rules.get(c.item_id, ("", ""))[1] or None)
             except (ExportRowError, KeyError) as e:
                 rejects.append((f"sft:{c.trajectory_id}", "invalid_row", str(e)[:500]))
                 continue
@@ -132,7 +147,8 @@ def export_dataset(con: Connection, data_dir: Path, cfg: ExportConfig, filter_ha
     def rl_rows(split: str) -> Iterator[RlRow]:
         for c in bar([c for c in rl if splits[c.item_id] == split], f"export rl/{split}"):
             try:
-                row = rl_row(c, facts[c.item_id], load, splits[c.item_id], system)
+                row = rl_row(c, facts[c.item_id], load, splits[c.item_id], system,
+                             rules.get(c.item_id, ("", ""))[1] or None)
             except (ExportRowError, KeyError) as e:
                 rejects.append((f"rl:{c.item_id}", "invalid_row", str(e)[:500]))
                 continue
@@ -151,6 +167,11 @@ def export_dataset(con: Connection, data_dir: Path, cfg: ExportConfig, filter_ha
         shards[("rl", "validation")] = writer(tmp, "rl", "validation", rl_rows("validation"),
                                                     cfg.max_shard_bytes)
     n_sft = sum(s.rows for s in shards[("sft", "train")])
+    sft_rows_items = {i for s in shards[("sft", "train")] for i in s.item_ids}
+    rl_rows_items = {i for (c, _), lst in shards.items() if c == "rl" for s in lst for i in s.item_ids}
+    raw_config = wx.latest_run_config(con)
+    run_config = json.dumps(redact_paths(json.loads(raw_config), data_dir)) if raw_config else None
+    notes, decon_dropped = wx.decontam_summary(con)
     rl_counts = {split: sum(s.rows for s in shards.get(("rl", split), [])) for split in ("train", "validation")}
     name = cfg.name or f"{run_name}-sft{n_sft}-rl{sum(rl_counts.values())}"
     final = root / name
@@ -165,10 +186,17 @@ def export_dataset(con: Connection, data_dir: Path, cfg: ExportConfig, filter_ha
         load_path=f"{root.name}/{name}", funnel=wx.funnel(con), gates=wx.gate_pass_rates(con), usage=wx.usage(con),
         labels=wx.labels(con), articles=wx.text_attribution(con, sorted({n[0] for f in facts.values()
                                                                          for n in f.nodes})),
-        images=wx.image_licences(con, shas), run_config=wx.latest_run_config(con), hops=hops,
+        images=wx.image_licences(con, shas), run_config=run_config, hops=hops,
         tool_calls=tool_calls, tools_used=tools_used,
-        split_bytes={key: sum(s.path.stat().st_size for s in lst) for key, lst in shards.items()})
+        split_bytes={key: sum(s.path.stat().st_size for s in lst) for key, lst in shards.items()},
+        data_dir_default=_data_dir_default(data_dir), split_dropped=Counter(r[1] for r in guard),
+        split_rules=_split_rules(rules, sft_rows_items, rl_rows_items),
+        backends=_backend_labels(backends), benchmarks=_benchmarks(run_config),
+        decontam_notes=notes, decontam_dropped=decon_dropped)
     cards.plot_histograms(tmp, data)
+    leftover = local_paths(cards.render_card(data))
+    if leftover:
+        raise ExportError(f"the card would hold local paths {leftover[:3]}; redact them before export")
     (tmp / "README.md").write_text(cards.render_card(data).lstrip(), encoding="utf-8")
     manifest = ExportManifest(name=name, run_id=run_id, export_hash=export_hash, sft_rows=n_sft, rl_rows=rl_counts,
                               files=files, offline_fallbacks=sorted({f["label"] for f in cards.fallbacks(data.labels)}),
@@ -182,8 +210,58 @@ def export_dataset(con: Connection, data_dir: Path, cfg: ExportConfig, filter_ha
             for (c, sp), lst in shards.items() for s in lst for rid, iid in zip(s.row_ids, s.item_ids, strict=True)]
     wx.record_export(con, export_hash, name, run_id, str(final), n_sft, rl_counts, len(files), size,
                      cfg.model_dump(mode="json"), rows)
-    upsert_rejects(con, "export", run_id, rejects)
-    return ExportResult(name, final, export_hash, n_sft, rl_counts, len(rejects), False)
+    upsert_rejects(con, "export", run_id, rejects + guard)
+    return ExportResult(name, final, export_hash, n_sft, rl_counts, len(rejects) + len(guard), False)
+
+
+def _data_dir_default(data_dir: Path) -> str:
+    """The data dir relative to the repository root (the card's snippet runs there), else ``var``."""
+    try:
+        return data_dir.resolve().relative_to(REPO_ROOT).as_posix() or "."
+    except ValueError:
+        return "var"
+
+
+def _split_rules(rules: dict[str, tuple[str, str]], sft_items: set[str], rl_items: set[str]
+                 ) -> list[tuple[str, str, int]]:
+    counts = Counter((side, rules.get(i, ("", "not recorded"))[1]) for side, ids in (("sft", sft_items),
+                                                                                     ("rl", rl_items)) for i in ids)
+    return [(side, rule, n) for (side, rule), n in sorted(counts.items(), key=lambda kv: (kv[0][0] != "sft", -kv[1]))]
+
+
+def _backend_labels(backends: dict[str, dict[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, set[str]] = {}
+    for labels in backends.values():
+        for tool, label in labels.items():
+            out.setdefault(tool, set()).add(label)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def _benchmarks(run_config: str | None) -> list[dict[str, object]]:
+    """The configured decontamination benchmarks (name, where: redacted path or Hub id) of the run config."""
+    if not run_config:
+        return []
+    cfg = json.loads(run_config)
+    benches = ((cfg.get("pool") or {}).get("decontam") or {}).get("benchmarks") or []
+    return [{"name": b.get("name"), "where": b.get("hub_id") or b.get("path")} for b in benches if isinstance(b, dict)]
+
+
+def _split_guard(con: Connection, sft: Sequence[wx.SftCandidate], rl: Sequence[wx.RlCandidate]
+                 ) -> tuple[list[wx.SftCandidate], list[tuple[str, str, str]]]:
+    """SFT rows that would break the group split (``tasks.synthesize.split.conflicts``: a key shared with an RL
+    item, or an RL answer/alias in the SFT question or final answer) are left out with a reason. The split
+    placed whole groups, so this finds nothing unless a group spanned shards or the pool changed since."""
+    items = {r[0]: as_split_item(r) for r in splits_repo.split_rows(con, sorted({c.item_id for c in sft}
+                                                                               | {c.item_id for c in rl}))}
+    finals: dict[str, str] = {}
+    for c in sft:
+        finals[c.item_id] = f"{finals.get(c.item_id, '')}\n{c.final_answer or c.answer}"
+    bad = {x.item_id: x for x in conflicts([items[i] for i in sorted(finals) if i in items],
+                                           [items[c.item_id] for c in rl if c.item_id in items], finals)}
+    kept = [c for c in sft if c.item_id not in bad]
+    dropped = [(f"sft:{c.trajectory_id}", f"split:{bad[c.item_id].rule}",
+                f"RL item {bad[c.item_id].rl_item}: {bad[c.item_id].detail}"[:500]) for c in sft if c.item_id in bad]
+    return kept, dropped
 
 
 def _system_prompt(sft: Sequence[wx.SftCandidate], date: str) -> str:

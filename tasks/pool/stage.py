@@ -55,6 +55,7 @@ def benchmark_index(cfg: PoolConfig) -> tuple[Decontaminator, Counter[str]]:
             if row.image_bytes is not None:
                 fp = fingerprint(row.image_bytes, crops=cfg.decontam.phash_crops)
                 dec.images.add(BenchmarkRef(bench.name, ref_id, row.image_ref or f"row{row.row} (bytes)"), fp)
+                notes[f"note:benchmark_images:{bench.name}"] += 1
             notes[f"note:benchmark_rows:{bench.name}"] += 1
     return dec, notes
 

@@ -43,6 +43,7 @@ from pydantic import SecretStr, ValidationError
 from schemas.errors import PipelineError
 from schemas.settings import Settings
 from schemas.shards import ExportManifest
+from tasks.export.redact import local_paths
 from tasks.export.shards import file_sha256
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,11 @@ def read_export(folder: Path) -> ExportFolder:
                                 f"({e.error_count()} errors, first: {e.errors()[0]['msg']})") from None
     if not (folder / CARD).is_file():
         raise ExportFolderError(f"{folder} has no {CARD} (the dataset card)")
+    for name in (CARD, MANIFEST):
+        found = local_paths((folder / name).read_text(encoding="utf-8"))
+        if found:
+            raise ExportFolderError(f"{folder / name} holds an absolute local path ({found[0]!r}): re-export it "
+                                    "with this version (paths are redacted) before publishing")
     for shard in manifest.files:
         path = folder / shard.path
         if not path.is_file():

@@ -30,6 +30,7 @@ from tasks.synthesize.episode import OfflinePolicy, Policy
 from tasks.synthesize.path_guided import PathGuidedPolicy, Plan
 from tasks.synthesize.ports import AnswerJudge, ItemInput, ProcessJudge
 from tasks.synthesize.rollouts import Judged, not_run, retryable, synthesize_item
+from tasks.synthesize.split import split_kept
 from tasks.teacher.cost import BudgetExhausted
 from toolenv import ToolEnv
 from warehouse import synthesis as repo
@@ -114,8 +115,7 @@ async def _run(con: Connection, cfg: SynthesisConfig, run_id: str, data_dir: Pat
         if not done:
             counts[("pending", "model_call_failed")] += 1
 
-    held = [i for i in repo.kept_item_ids(con, fhash) if held_out_for_rl(i, cfg.rl_holdout, cfg.seed)]
-    new = repo.hold_out(con, run_id, shash, held)
+    new = split_kept(con, run_id, shash, fhash, cfg.rl_holdout, cfg.seed)   # groups: tasks/synthesize/split.py
     if new:
         counts[("held_out", "rl")] += new
     queue = repo.pending_synthesis_items(con, fhash, shash, cfg.max_items)

@@ -11,6 +11,7 @@ from schemas.synthesis import FilterConfig, SynthesisConfig
 from schemas.teacher import TeacherConfig
 from tasks.filter.stage import filter_hash
 from tasks.runs import record
+from tasks.synthesize.backends import search_backend_labels
 from tasks.synthesize.models import synthesis_models
 from tasks.synthesize.stage import synthesize_pool
 from tasks.tooling import build_tool_env, load_indexes
@@ -31,5 +32,6 @@ def synthesize_step(data_dir: Path, cfg: SynthesisConfig, teacher: TeacherConfig
                                  models,
                                  concurrency=1 if models.deterministic else teacher.concurrency.max)
     record.stats(data_dir, run_id, "synthesize", counts)
+    record.stats(data_dir, run_id, "search_backends", dict.fromkeys(search_backend_labels(settings).items(), 1))
     get_run_logger().info("synthesis: %s", {f"{o}:{r}": n for (o, r), n in counts.items()})
     return {f"{o}:{r}": n for (o, r), n in counts.items()}

@@ -40,7 +40,7 @@ def _rows(folder: Path, config: str) -> list[dict[str, object]]:
 def test_load_dataset_reads_both_configs_with_images(exported: Path) -> None:
     sft = datasets.load_dataset(str(exported), "sft", split="train")
     rl = datasets.load_dataset(str(exported), "rl")
-    assert len(sft) >= 1 and len(rl["train"]) >= 1 and len(rl["validation"]) >= 1
+    assert len(sft) >= 1 and len(rl["train"]) >= 1      # the demo's groups: a validation split needs >= 2 RL items
     assert isinstance(sft[0]["images"][0], Image.Image) and isinstance(rl["train"][0]["images"][0], Image.Image)
     roles = [t["from"] for t in sft[0]["conversations"]]
     assert roles[0] == "human" and roles[-1] == "gpt" and set(roles) <= {"human", "gpt", "observation"}
@@ -68,8 +68,8 @@ def test_rows_validate_carry_provenance_and_are_disjoint(exported: Path) -> None
         assert prov.question_method == "rule-based" and prov.gates
         assert prov.text_license == "CC BY-SA 3.0"           # the bundled revisions are from 2016
     assert all(json.loads(r.provenance)["teacher"] == "path-guided" for r in sft)
-    # 90/10 split with seed 42 is recorded per row
-    assert {r.split for r in rl} == {"train", "validation"}
+    # 90/10 split with seed 42 is recorded per row (validation only when there are >= 2 RL items)
+    assert {r.split for r in rl} == ({"train", "validation"} if len(rl) >= 2 else {"train"})
     # the warehouse agrees: export_rows keeps SFT and RL items apart
     with connect(exported.parents[1] / "warehouse.duckdb", read_only=True) as con:
         both = con.execute("SELECT count(*) FROM (SELECT item_id FROM export_rows WHERE config = 'sft' INTERSECT "
@@ -193,3 +193,78 @@ def test_inspect_subcommands_on_a_real_warehouse_while_a_writer_is_active(export
         assert res.exit_code == 1 and "read-only" in res.output.lower()
     finally:
         holder.communicate("\n", timeout=30)
+
+
+def test_split_is_disjoint_in_entities_answers_and_prefixes(exported: Path) -> None:
+    """Acceptance (#15): no RL answer or alias in an SFT question or final answer; no anchor, answer entity or
+    two-edge prefix on both sides. The card's split section shows the counts per rule."""
+    from tasks.synthesize.split import as_split_item, conflicts
+    from warehouse.splits import split_rows
+
+    sft = [SftRow.model_validate(r) for r in _rows(exported, "sft")]
+    rl = [RlRow.model_validate(r) for r in _rows(exported, "rl")]
+    paths = {side: [[n.title for n in Provenance.model_validate_json(r.provenance).path] for r in rows]
+             for side, rows in (("sft", sft), ("rl", rl))}
+    for pick in (lambda p: p[0], lambda p: p[-1], lambda p: tuple(p[:3]) if len(p) >= 3 else None):
+        shared = {pick(p) for p in paths["sft"]} & {pick(p) for p in paths["rl"]} - {None}
+        assert not shared
+    with connect(exported.parents[1] / "warehouse.duckdb", read_only=True) as con:
+        items = {r[0]: as_split_item(r) for r in split_rows(con, sorted({r.item_id for r in sft} | {r.id for r in rl}))}
+        finals = dict(con.execute("SELECT item_id, string_agg(final_answer, ' | ') FROM accepted_trajectories"
+                                  " GROUP BY 1").fetchall())
+        rules = con.execute("SELECT side, rule, count(*) FROM item_splits GROUP BY ALL").fetchall()
+    assert conflicts([items[r.item_id] for r in sft], [items[r.id] for r in rl], finals) == []
+    for r in rl:
+        for ans in [r.answer, *r.answer_aliases]:
+            assert all(ans.casefold() not in f"{items[s.item_id].question} {finals[s.item_id]}".casefold()
+                       for s in sft)
+    card = (exported / "README.md").read_text()
+    assert "## SFT/RL split" in card and rules
+    assert all(json.loads(r.provenance)["split_rule"] for r in [*sft, *rl])
+    assert "## Decontamination against evaluation benchmarks" in card and "None configured" in card
+
+
+def test_no_absolute_local_path_in_card_manifest_or_rows(exported: Path) -> None:
+    data_dir = str(exported.parents[1].resolve())
+    texts = [(exported / "README.md").read_text(), (exported / "manifest.json").read_text()]
+    for config in ("sft", "rl"):
+        for row in _rows(exported, config):
+            texts.append(json.dumps({k: v for k, v in row.items() if k != "images"}, default=str))
+            texts += [str(im.get("path")) for im in row["images"]]
+    assert not [t for t in texts if data_dir in t or str(Path(data_dir).parent) in t]
+
+
+def test_card_snippet_runs_from_the_repo_root(exported: Path) -> None:
+    card = (exported / "README.md").read_text()
+    code = card.split("Load it from the repository root", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    code += "print(len(sft), {k: len(v) for k, v in rl.items()})\n"
+    repo = Path(__file__).resolve().parents[2]
+    env = {"SEARCHVL_DATA_DIR": str(exported.parents[1]), "PATH": "/usr/bin:/bin", "HF_DATASETS_OFFLINE": "1",
+           "HF_HOME": str(exported.parents[1] / "hf")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    m = ExportManifest.model_validate_json((exported / "manifest.json").read_text())
+    assert out.stdout.strip().endswith(f"{m.sft_rows} {m.rl_rows and {k: v for k, v in m.rl_rows.items() if v}}")
+
+
+def test_search_backends_are_labelled_in_rows_and_card(exported: Path) -> None:
+    from schemas.settings import Settings
+    from tasks.synthesize.backends import search_backend_labels
+    from warehouse.runs import record_stats
+
+    data_dir = exported.parents[1]
+    cfg = load_run_config(DEMO_CONFIG)
+    labels = search_backend_labels(Settings(search_api_url="http://127.0.0.1:9/search", search_api_key="k3y"))
+    assert labels == {"text_search": "remote Serper-style web search API at 127.0.0.1", "image_search": "local index"}
+    with connect(data_dir / "warehouse.duckdb") as con:
+        runs = [r[0] for r in con.execute("SELECT DISTINCT run_id FROM trajectories").fetchall()]
+        for run in runs:
+            record_stats(con, run, "search_backends", dict.fromkeys(labels.items(), 1))
+        res = export_dataset(con, data_dir, cfg.export.model_copy(update={"name": "backends"}),
+                             filter_hash(cfg.filter), "run-5", cfg.name, "2026-01-01",
+                             synthesis_hash=synthesis_hash(cfg.synthesis))
+        con.execute("DELETE FROM stage_stats WHERE stage = 'search_backends'")
+    card = (res.folder / "README.md").read_text()
+    assert "- `text_search`: remote Serper-style web search API at 127.0.0.1" in card
+    assert "- `image_search`: local index" in card and "k3y" not in card
+    assert all(json.loads(r["provenance"])["search_backends"] == labels for r in _rows(res.folder, "sft"))

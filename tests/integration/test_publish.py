@@ -257,6 +257,15 @@ def test_export_folder_is_validated(tmp_path: Path) -> None:
         read_export(folder)
 
 
+def test_an_export_whose_card_holds_a_local_path_is_refused(tmp_path: Path) -> None:
+    folder = make_export(tmp_path)
+    (folder / "README.md").write_text(CARD + f"\n```json\n{{\"path\": \"{tmp_path}/corpus/pages.xml\"}}\n```\n")
+    with pytest.raises(ExportFolderError, match=r"README\.md holds an absolute local path .*re-export"):
+        read_export(folder)
+    (folder / "README.md").write_text(CARD + "\nSee https://en.wikipedia.org/wiki/Ray_Charles and <data_dir>/export.\n")
+    assert read_export(folder).manifest.name == "demo"
+
+
 def test_newest_export_is_the_default(tmp_path: Path) -> None:
     old = make_export(tmp_path, "old")
     new = make_export(tmp_path, "new")
