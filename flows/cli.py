@@ -24,6 +24,7 @@ from schemas.errors import ConfigError, PipelineError
 from schemas.run_config import RunConfig, format_validation_error, load_run_config
 from schemas.settings import Settings, apply_prefect_defaults
 from tasks.inspect import queries
+from tasks.runs import summary
 from tasks.runs.preflight import check_run
 from tasks.runs.record import new_run_id, writer
 
@@ -160,10 +161,11 @@ def run(config: ConfigOpt, data_dir: DataDirOpt = None, workers: WorkersOpt = No
                 cfg.preview(limit).with_shard(shard)      # fail before Prefect starts: --limit caps all seeds
         run_id = new_run_id("run")
         with writer(settings.data_dir):        # a second run on this data dir fails here, before Prefect
-            counts = run_flow(cfg, settings.data_dir, _workers(settings, cfg, workers), run_id, limit)
-        _print(["stage outcome", "count"], sorted(counts.items()), "table", title=f"run {run_id}")
-        cols, rows = queries.tables(settings.warehouse_path)
-        _print(cols, rows, "table", title=f"warehouse {settings.warehouse_path}")
+            before = summary.fingerprint(settings.warehouse_path)
+            run_flow(cfg, settings.data_dir, _workers(settings, cfg, workers), run_id, limit)
+            changes = summary.compare(before, summary.fingerprint(settings.warehouse_path))
+        _print(summary.COLUMNS, [c.row() for c in changes], "table", title=f"run {run_id}, stage by stage")
+        out.print(summary.headline(changes), highlight=False)
         _print_export(settings.data_dir)
     _guard(body)
 
@@ -386,14 +388,22 @@ def train_cmd(recipe: Annotated[Path, typer.Option("--recipe", "-r", help="train
               output_dir: Annotated[Path | None, typer.Option("--output-dir", help="override train.output_dir")] = None,
               export_dir: Annotated[Path | None, typer.Option("--export-dir", help="RL export folder")] = None,
               index_dir: Annotated[Path | None, typer.Option("--index-dir", help="<data_dir>/indexes")] = None,
-              max_steps: Annotated[int | None, typer.Option("--max-steps")] = None) -> None:
-    """Fatal-aware GRPO on the exported RL shards (runs `python -m training.grpo` as a subprocess)."""
+              max_steps: Annotated[int | None, typer.Option("--max-steps")] = None,
+              model_path: Annotated[Path | None, typer.Option(
+                  "--model-path", help="override model.path (GRPO after SFT: the SFT run's final/)")] = None) -> None:
+    """SFT or fatal-aware GRPO, as the recipe's `stage` says, on the exported shards (runs `python -m
+    training.run` as a subprocess; one line per step)."""
     def body() -> None:
         from flows.train import train
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        final = train(str(recipe), output_dir, export_dir, index_dir, max_steps)
-        out.print(f"trained: {final or 'see the recipe output_dir'}")
+        res = train(str(recipe), output_dir, export_dir, index_dir, max_steps, model_path=model_path)
+        for key in ("checkpoint", "output_dir", "log", "rollout_stats"):
+            if res.get(key):
+                out.print(f"{key.replace('_', ' ')}: {escape(str(res[key]))}", highlight=False)
+        if res.get("first_loss") is not None:
+            out.print(f"{res.get('stage')} loss: first logged step {res['first_loss']:.4f}, last "
+                      f"{res['last_loss']:.4f} ({res.get('global_step')} steps)", highlight=False)
 
     _guard(body)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -35,6 +35,19 @@ def migrations() -> list[tuple[int, str, str]]:
     return out
 
 
+def _rejects_table_to_unit_rejects(con: Connection) -> None:
+    """Before 014: warehouses made before it keep the stage writers' drops in a table named ``rejects``, which
+    014 turns into a view; rename the table to ``unit_rejects`` (what 001 now creates)."""
+    kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = 'main' "
+                       "AND table_name = 'rejects'").fetchone()
+    if kind and kind[0] == "BASE TABLE":
+        con.execute("ALTER TABLE rejects RENAME TO unit_rejects")
+
+
+# version -> a step run (in the migration's transaction) before its SQL, for what DDL cannot say re-runnably
+_BEFORE: dict[int, Callable[[Connection], None]] = {14: _rejects_table_to_unit_rejects}
+
+
 def migrate(con: Connection) -> list[int]:
     """Apply pending migrations in order; idempotent. Returns the versions applied now."""
     con.execute(
@@ -54,6 +67,8 @@ def migrate(con: Connection) -> list[int]:
             continue
         con.execute("BEGIN TRANSACTION")
         try:
+            if version in _BEFORE:
+                _BEFORE[version](con)
             con.execute(sql)
             con.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, datetime.now(UTC)]

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+import numpy as np
+import numpy.typing as npt
+
 from warehouse.db import Connection
 
 
@@ -34,3 +37,17 @@ def record_stats(con: Connection, run_id: str, stage: str,
         "INSERT INTO stage_stats VALUES (?, ?, ?, ?, ?)",
         [[run_id, stage, outcome, reason, n] for (outcome, reason), n in sorted(counts.items())],
     )
+
+
+def unit_fingerprint(con: Connection) -> dict[tuple[str, str], npt.NDArray[np.uint64]]:
+    """``(stage, kept|dropped) -> unit hashes`` (named query ``stage_units``), to compare two states of the
+    warehouse; numpy arrays, so millions of pages cost megabytes."""
+    from warehouse.db import load_query
+
+    cols = con.execute(load_query("stage_units")).fetchnumpy()
+    stages, outcomes, hashes = (np.asarray(cols[c]) for c in ("stage", "outcome", "unit_hash"))
+    out: dict[tuple[str, str], npt.NDArray[np.uint64]] = {}
+    for key in sorted({(str(s), str(o)) for s, o in zip(stages, outcomes, strict=True)}):
+        mask = (stages == key[0]) & (outcomes == key[1])
+        out[key] = hashes[mask].astype(np.uint64)
+    return out

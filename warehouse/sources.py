@@ -24,3 +24,15 @@ def update_source(con: Connection, source_id: str, *, status: str, pages_committ
         " WHERE source_id = ?",
         [status, pages_committed, rejects, last_page, wiki, dump_date, error, datetime.now(UTC), source_id],
     )
+
+
+def completed_ingest(con: Connection, source_id: str) -> tuple[str | None, int] | None:
+    """``(ingest_key, pages_committed)`` of a completed ingest of ``source_id``, else None."""
+    row = con.execute("SELECT ingest_key, pages_committed FROM sources WHERE source_id = ? AND status = 'completed'",
+                      [source_id]).fetchone()
+    return (None if row[0] is None else str(row[0]), int(row[1])) if row else None
+
+
+def set_ingest_key(con: Connection, source_id: str, ingest_key: str | None) -> None:
+    """Record what shaped a completed ingest, so a rerun with the same file and key can skip it."""
+    con.execute("UPDATE sources SET ingest_key = ? WHERE source_id = ?", [ingest_key, source_id])

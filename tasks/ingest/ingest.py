@@ -39,6 +39,7 @@ class IngestResult:
     pages: int = 0
     images: int = 0
     rejects: Counter[str] = field(default_factory=Counter)
+    unchanged: bool = False          # skipped: same file content, settings and ingest code as a completed ingest
 
 
 def source_identity(cfg: SourceConfig) -> tuple[str, str]:
@@ -50,6 +51,24 @@ def source_identity(cfg: SourceConfig) -> tuple[str, str]:
     if not cfg.path.is_file():
         raise SourceError(f"source file not found: {cfg.path}")
     return f"{cfg.kind}:{fingerprint(cfg.path)}", str(cfg.path)
+
+
+def ingest_key(cfg: SourceConfig, ingest_cfg: IngestConfig) -> str | None:
+    """What besides the file's content (the source id) shapes a file source's rows: the source settings, the
+    image limits, the media folder (``images.jsonl`` and every file's name and size) and the ingest code
+    itself. None for the live API, which is always read again."""
+    if cfg.kind == "live":
+        return None
+    h = hashlib.sha256(cfg.model_dump_json(exclude={"path", "media_dir"}).encode())
+    h.update(f"{ingest_cfg.max_image_bytes}:{ingest_cfg.max_image_pixels}".encode())
+    for code in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(code.read_bytes())
+    if cfg.media_dir is not None and cfg.media_dir.is_dir():
+        for f in sorted(cfg.media_dir.iterdir()):
+            h.update(f"{f.name}:{f.stat().st_size}".encode())
+            if f.suffix == ".jsonl":
+                h.update(f.read_bytes())
+    return h.hexdigest()[:24]
 
 
 def _xml_batches(cfg: SourceConfig, workers: int, batch_pages: int, max_image_bytes: int) -> Iterator[SourceBatch]:
@@ -125,6 +144,11 @@ def ingest_source(con: Connection, data_dir: Path, cfg: SourceConfig, ingest_cfg
             committed and the ``sources`` row records the error and the last page.
     """
     source_id, uri = source_identity(cfg)
+    key = ingest_key(cfg, ingest_cfg)
+    done = source_repo.completed_ingest(con, source_id)
+    if key is not None and done is not None and done[0] == key:
+        log.info("%s unchanged since its last ingest (same content, settings and code): skipped", cfg.kind)
+        return IngestResult(source_id, uri, pages=done[1], unchanged=True)
     result = IngestResult(source_id, uri)
     source_repo.upsert_source(con, source_id, cfg.kind, uri, run_id)
     last: str | None = None
@@ -154,6 +178,7 @@ def ingest_source(con: Connection, data_dir: Path, cfg: SourceConfig, ingest_cfg
     source_repo.update_source(con, source_id, status="completed", pages_committed=result.pages,
                               rejects=sum(result.rejects.values()), last_page=last, wiki=wiki,
                               dump_date=dump_date(cfg.path) if cfg.path else None)
+    source_repo.set_ingest_key(con, source_id, key)
     log.info("ingested %s: %d pages, %d images, rejects %s", uri, result.pages, result.images,
              dict(result.rejects))
     return result

@@ -94,7 +94,9 @@ CREATE TABLE IF NOT EXISTS image_files (
     PRIMARY KEY (wiki, file_name)
 );
 
-CREATE TABLE IF NOT EXISTS rejects (
+-- The stage writers' drops; read them through the `rejects` view (014), which adds the verdict tables' drops.
+-- (Warehouses made before 014 had this table under the name `rejects`; migrate renames it.)
+CREATE TABLE IF NOT EXISTS unit_rejects (
     stage      VARCHAR NOT NULL,             -- ingest | sample_paths | …
     unit_id    VARCHAR NOT NULL,             -- what was dropped (deterministic, so reruns upsert)
     reason     VARCHAR NOT NULL,

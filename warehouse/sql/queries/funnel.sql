@@ -2,7 +2,7 @@
 SELECT stage, outcome, reason, n FROM (
     SELECT 'ingest' AS stage, 'pages' AS outcome, '' AS reason, count(*) AS n FROM pages
         WHERE redirect_target IS NULL AND namespace = 0
-    UNION ALL SELECT stage, 'dropped', reason, count(*) FROM rejects GROUP BY ALL
+    UNION ALL SELECT stage, 'dropped', reason, count(*) FROM unit_rejects GROUP BY ALL
     UNION ALL SELECT 'sample_paths', 'kept', '', count(*) FROM paths
     UNION ALL SELECT 'questions', 'accepted', '', count(*) FROM question_items WHERE status = 'accepted'
     UNION ALL SELECT 'pool', 'in', source, count(*) FROM pool_items GROUP BY ALL
