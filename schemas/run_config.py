@@ -186,6 +186,8 @@ class QuestionsConfig(_Strict):
         "[S] a descriptor searched alone must not rank its entity in the top k; nor may the whole question "
         "rank the answer page or the last bridge (chain-shortcut gate)"))
     max_words: int = Field(default=60, ge=5, description="[S] questions longer than this are rejected")
+    chain_shortcut_gate: bool = Field(default=True, description=(
+        "reject a question whose whole text, searched alone, ranks the answer page or the last bridge top-k"))
     max_per_anchor: int | None = Field(default=None, ge=1, description="[S] accepted items per anchor page")
     max_per_prefix: int | None = Field(default=None, ge=1, description=(
         "[S] accepted items per shared path prefix (anchor and first bridge)"))
@@ -222,6 +224,10 @@ class RunConfig(_Strict):
         if self.questions.max_items is not None:
             return ("questions.max_items (or --limit) caps items over all seeds, so a shard cannot apply it; "
                     "drop the cap or run unsharded")
+        for name, cap in (("filter", self.filter.max_items), ("synthesis", self.synthesis.max_items)):
+            if cap is not None:
+                return (f"{name}.max_items caps items over the whole pool, and each shard runs {name} on its own "
+                        "part of it; drop the cap or run unsharded")
         return None
 
     def with_shard(self, shard: ShardSpec | str) -> RunConfig:

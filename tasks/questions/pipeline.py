@@ -48,6 +48,7 @@ class QuestionSettings:
     data_dir: str
     alone_k: int = 3
     max_words: int = 60
+    chain_shortcut_gate: bool = True
 
 
 def path_context(nodes: Sequence[NodeContext]) -> str:
@@ -60,7 +61,7 @@ def path_context(nodes: Sequence[NodeContext]) -> str:
 def shortcut_gate(final: str, targets: Sequence[str], search: TopHits | None, k: int) -> GateResult:
     """Searching the whole question text (no image) must not rank the answer page or the last bridge top-k."""
     if search is None:
-        return GateResult("chain_shortcut", 0.0, "skip", "no local index")
+        return GateResult("chain_shortcut", 0.0, "skip", "off (questions.chain_shortcut_gate) or no local index")
     hits = [t for t, _ in search(descriptor_query(final), k)]
     found = [(t, hits.index(t) + 1) for t in targets if t in hits]
     detail = ", ".join(f"{t} at rank {r}" for t, r in found) or f"none of {', '.join(targets)} in the top {k}"
@@ -140,7 +141,7 @@ def make_question(path: SampledPath, nodes: Sequence[NodeContext], facts: ChainF
         return replace(out, final=final, reject=("gate", f"model_error_{err.reason}"), detail=err.detail)
     results = gates(final, path.answer, leaks, facts, grounding.sha256, grounding.score, s, judge)
     targets = [nodes[-1].title, *([nodes[-2].title] if len(nodes) > 2 else [])]
-    results.append(shortcut_gate(final, targets, search, s.alone_k))
+    results.append(shortcut_gate(final, targets, search if s.chain_shortcut_gate else None, s.alone_k))
     out = replace(out, grounding=grounding, final=final, gates=tuple(results))
     failed = [g.gate for g in results if g.verdict == "fail"]
     if failed:

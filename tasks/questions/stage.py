@@ -79,7 +79,8 @@ def item_id(path_id: str, qhash: str) -> str:
 
 def _settings(cfg: QuestionsConfig, data_dir: Path, scorer_name: str) -> QuestionSettings:
     return QuestionSettings(cfg.n_candidates, cfg.obfuscation_p, cfg.image_candidates, cfg.relevance_threshold,
-                            cfg.answer_max_tokens, scorer_name, str(data_dir), cfg.alone_k, cfg.max_words)
+                            cfg.answer_max_tokens, scorer_name, str(data_dir), cfg.alone_k, cfg.max_words,
+                            cfg.chain_shortcut_gate)
 
 
 def chain_competitors(con: Connection, path: SampledPath) -> tuple[tuple[Competitor, ...], ...]:
