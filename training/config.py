@@ -1,7 +1,9 @@
-"""GRPO recipes: versioned YAML validated into pydantic models (DESIGN.md B.1 item 3, open-r1 recipes).
+"""Training recipes: versioned YAML validated into pydantic models (DESIGN.md B.1 item 3, open-r1 recipes).
 
-Every hyperparameter defaults to the paper's released value (PAPER.md §8.3, §12.H); fill-ins where the
-paper is silent are marked [S] here and listed under ``deviations`` in each recipe yaml.
+A recipe names its ``stage``: ``sft`` (PAPER.md §8.1, ``training.sft``) or ``grpo`` (§8.2–8.3,
+``training.grpo``). Every hyperparameter defaults to the paper's released value (§8.1 table for SFT, §8.3
+and §12.H for GRPO); fill-ins where the paper is silent are marked [S] here and listed under ``deviations``
+in each recipe yaml.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from training.advantages import Ablation, Estimator
 from training.fatal import FatalAt
@@ -25,9 +27,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Stage = Literal["sft", "grpo"]
+
+
 class ModelSpec(_Strict):
-    path: str | None = Field(default=None, description="local model folder or Hub id (offline: local only)")
+    path: str | None = Field(default=None, description="local model folder or Hub id (offline: local only); "
+                                                       "for GRPO after SFT, the SFT run's <output_dir>/final")
     tiny: bool = Field(default=False, description="build the tiny CPU VLM from configs (training/tiny.py)")
+    tiny_hidden_size: int = Field(default=32, ge=8)
+    tiny_layers: int = Field(default=2, ge=1)
+    tiny_vocab_size: int = Field(default=600, ge=300, description="BPE size; SFT also trains it on the export")
     dtype: Literal["float32", "bfloat16"] = "bfloat16"
     gradient_checkpointing: bool = True
 
@@ -54,6 +63,8 @@ class RolloutSpec(_Strict):
     max_turn_tokens: int = Field(default=4096, ge=1)
     max_total_tokens: int = Field(default=70_000, ge=1, description="the whole multi-turn response")
     image_placeholder: str | None = Field(default=None, description="default: the processor's image token")
+    max_observation_chars: int | None = Field(default=None, ge=1, description="[S] CPU only: cut each tool "
+                                              "result the policy sees to this many characters (None: whole)")
 
 
 class AlgoSpec(_Strict):
@@ -69,10 +80,27 @@ class AlgoSpec(_Strict):
     delta: float = Field(default=1e-6, gt=0, description="σ + δ in the grpo estimator")
 
 
+class SftSpec(_Strict):
+    """SFT settings (PAPER.md §8.1 table; LlamaFactory names in the comments)."""
+
+    epochs: float = Field(default=8.0, gt=0, description="num_train_epochs (used when train.max_steps is -1)")
+    per_device_batch: int = Field(default=1, ge=1, description="per_device_train_batch_size")
+    grad_accum: int = Field(default=1, ge=1, description="gradient_accumulation_steps")
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1, description="warmup_steps as a ratio of all steps")
+    scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
+    max_length: int | None = Field(default=32_000, ge=1, description="cutoff_len; longer rows are truncated")
+    image_max_pixels: int | None = Field(default=262_144, ge=1, description="image_max_pixels (≈512×512)")
+    assistant_only_loss: bool = Field(default=True, description="observations/system/user masked (§8.1)")
+    freeze_vision: bool = Field(default=False, description="the paper trains the vision tower too")
+    max_tool_chars: int | None = Field(default=None, ge=1, description="[S] CPU only: cut each tool result to "
+                                       "this many characters (the GRPO recipe's rollout.max_observation_chars)")
+    weight_decay: float = 0.0
+
+
 class TrainSpec(_Strict):
     output_dir: Path = Path("var/train/run")
     learning_rate: float = 1e-6
-    max_steps: int = Field(default=200, ge=1)
+    max_steps: int = Field(default=200, ge=-1, description="optimisation steps; -1 (SFT only): sft.epochs")
     prompts_per_step: int = Field(default=256, ge=1)
     steps_per_generation: int = Field(default=4, ge=1, description="PPO mini-batches per rollout batch")
     save_steps: int = Field(default=50, ge=1)
@@ -83,13 +111,21 @@ class TrainSpec(_Strict):
 
 class Recipe(_Strict):
     name: str
+    stage: Stage = Field(default="grpo", description="sft: training.sft; grpo: training.grpo")
     model: ModelSpec = Field(default_factory=ModelSpec)
     data: DataSpec = Field(default_factory=DataSpec)
     env: EnvSpec = Field(default_factory=EnvSpec)
     rollout: RolloutSpec = Field(default_factory=RolloutSpec)
     algo: AlgoSpec = Field(default_factory=AlgoSpec)
+    sft: SftSpec = Field(default_factory=SftSpec)
     train: TrainSpec = Field(default_factory=TrainSpec)
     deviations: dict[str, str] = Field(default_factory=dict, description="[S] choices and why")
+
+    @model_validator(mode="after")
+    def _steps_for_stage(self) -> Recipe:
+        if self.train.max_steps == 0 or (self.stage == "grpo" and self.train.max_steps < 1):
+            raise ValueError(f"train.max_steps must be >= 1 for {self.stage} (-1 = sft.epochs, SFT only)")
+        return self
 
 
 def _describe(err: ValidationError) -> str:

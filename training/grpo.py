@@ -9,18 +9,15 @@ Exit code 0 on success, 1 on a recipe/shard error (one message), other errors pr
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
-import json
 import logging
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from toolenv import EnvConfig, ImageIndex, RapidOcrEngine, TextIndex, ToolEnv
-from training.config import EnvSpec, Recipe, RecipeError, load_recipe
-from training.data import ShardError, load_prompts
+from training.config import EnvSpec, Recipe, RecipeError
+from training.data import load_prompts
 
 log = logging.getLogger("training.grpo")
 
@@ -73,12 +70,35 @@ def grpo_config(recipe: Recipe) -> Any:
                       log_completions=False, disable_tqdm=True)
 
 
-def build_trainer(recipe: Recipe) -> Any:
+def load_policy(recipe: Recipe, model_cls: Any, processor_cls: Any, *,
+                tiny_texts: Sequence[str] = ()) -> tuple[Any, Any]:
+    """The model and processor a recipe names: the tiny VLM built from configs under
+    ``<output_dir>/tiny-init`` (its tokenizer also trained on ``tiny_texts``), or ``model.path``."""
     import torch
+
+    from training.tiny import build_tiny_vlm
+
+    m = recipe.model
+    if m.tiny:
+        path = str(build_tiny_vlm(recipe.train.output_dir / "tiny-init", seed=recipe.train.seed,
+                                  hidden_size=m.tiny_hidden_size, layers=m.tiny_layers,
+                                  vocab_size=m.tiny_vocab_size, texts=tiny_texts))
+    elif m.path is None:
+        raise RecipeError("model.path is required unless model.tiny is true")
+    else:
+        path = m.path
+    torch.manual_seed(recipe.train.seed)
+    dtype = torch.bfloat16 if m.dtype == "bfloat16" and not recipe.train.use_cpu else torch.float32
+    processor = processor_cls.from_pretrained(path)
+    model = model_cls.from_pretrained(path, dtype=dtype)
+    log.info("policy %s: %s + %s", recipe.name, type(model).__name__, type(processor).__name__)
+    return model, processor
+
+
+def build_trainer(recipe: Recipe) -> Any:
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from training.rollout import ModelGenerator, RolloutRunner
-    from training.tiny import build_tiny_vlm
     from training.trainer import FatalAwareGRPOTrainer
 
     out = recipe.train.output_dir
@@ -90,13 +110,7 @@ def build_trainer(recipe: Recipe) -> Any:
     if len(prompts) < recipe.train.prompts_per_step:
         raise RecipeError(f"{len(prompts)} prompts in the shards, fewer than prompts_per_step "
                           f"({recipe.train.prompts_per_step})")
-    path = str(build_tiny_vlm(out / "tiny-init", seed=recipe.train.seed)) if recipe.model.tiny else recipe.model.path
-    if path is None:
-        raise RecipeError("model.path is required unless model.tiny is true")
-    torch.manual_seed(recipe.train.seed)
-    dtype = torch.bfloat16 if recipe.model.dtype == "bfloat16" and not recipe.train.use_cpu else torch.float32
-    processor = AutoProcessor.from_pretrained(path)  # type: ignore[no-untyped-call]
-    model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype)
+    model, processor = load_policy(recipe, AutoModelForImageTextToText, AutoProcessor)
     tok = processor.tokenizer
     placeholder = recipe.rollout.image_placeholder or str(processor.image_token)
     suppress = tuple(sorted(set(tok(placeholder, add_special_tokens=False).input_ids)))
@@ -105,46 +119,35 @@ def build_trainer(recipe: Recipe) -> Any:
                            ModelGenerator(model, int(tok.pad_token_id), int(tok.convert_tokens_to_ids("<|im_end|>")),
                                           recipe.rollout.temperature, recipe.rollout.top_p, suppress),
                            recipe.rollout.max_turn_tokens, recipe.rollout.max_total_tokens,
-                           recipe.rollout.image_placeholder)
+                           recipe.rollout.image_placeholder, recipe.rollout.max_observation_chars)
+    stats = out / "rollout_stats.jsonl"
+    stats.unlink(missing_ok=True)          # one run's rollouts, not an append across reruns
     return FatalAwareGRPOTrainer(model=model, processor=processor, prompts=prompts, runner=runner,
-                                 algo=recipe.algo, args=grpo_config(recipe), stats_path=out / "rollout_stats.jsonl")
+                                 algo=recipe.algo, args=grpo_config(recipe), stats_path=stats)
 
 
-def train(recipe: Recipe) -> Path:
+def train(recipe: Recipe, callbacks: Sequence[Any] = ()) -> Path:
     """Train and save; returns the final checkpoint folder."""
+    from training.report import finish, step_callback
+
+    if recipe.stage != "grpo":
+        raise RecipeError(f"recipe {recipe.name} is a {recipe.stage} recipe, not grpo")
     trainer = build_trainer(recipe)
+    trainer.add_callback(step_callback("grpo"))
+    for cb in callbacks:
+        trainer.add_callback(cb)
     log.info("recipe %s: %d prompts, G=%d, ablation=%s, estimator=%s", recipe.name, len(trainer._prompts),
              recipe.rollout.group_size, recipe.algo.ablation, recipe.algo.estimator)
     result = trainer.train()
-    final = recipe.train.output_dir / "final"
-    trainer.save_model(str(final))
-    trainer.processing_class.save_pretrained(str(final))
-    (recipe.train.output_dir / "train_result.json").write_text(json.dumps(
-        {"recipe": recipe.name, "global_step": trainer.state.global_step, "train_loss": result.training_loss,
-         "log_history": trainer.state.log_history}, indent=2, default=str))
-    log.info("saved %s (step %d, loss %.4g)", final, trainer.state.global_step, result.training_loss)
-    return final
+    return finish(trainer, recipe, result)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m training.grpo", description=__doc__.split("\n")[0])
-    ap.add_argument("--recipe", required=True, type=Path, help="training/recipes/*.yaml")
-    ap.add_argument("--output-dir", type=Path, help="override train.output_dir")
-    ap.add_argument("--export-dir", type=Path, help="override data.export_dir")
-    ap.add_argument("--index-dir", type=Path, help="override env.index_dir")
-    ap.add_argument("--max-steps", type=int, help="override train.max_steps")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    over = {k: v for k, v in {"train.output_dir": args.output_dir, "data.export_dir": args.export_dir,
-                              "env.index_dir": args.index_dir, "train.max_steps": args.max_steps}.items()
-            if v is not None}
-    try:
-        recipe = load_recipe(args.recipe, **{k: str(v) if isinstance(v, Path) else v for k, v in over.items()})
-        train(recipe)
-    except (RecipeError, ShardError) as err:
-        log.error("%s", err)
-        return 1
-    return 0
+    """Kept for ``python -m training.grpo``: the same entry point as ``python -m training.run`` (the recipe's
+    ``stage`` picks SFT or GRPO)."""
+    from training.run import main as run_main
+
+    return run_main(argv)
 
 
 if __name__ == "__main__":

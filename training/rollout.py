@@ -113,6 +113,19 @@ class ModelGenerator:
         return [trim_at_eos(row, self.eos_id, self.pad_id) for row in new]
 
 
+def clip_text(text: str, max_chars: int | None) -> str:
+    """``text`` cut to ``max_chars`` characters (an ellipsis marks the cut); ``None`` keeps it whole."""
+    return text if max_chars is None or len(text) <= max_chars else text[:max_chars] + "…"
+
+
+def clip_observation(text: str, max_chars: int | None) -> str:
+    """An observation with its tool result cut to ``max_chars``; the ``<tool_response>`` wrapper survives."""
+    head, tail = "<tool_response>\n", "\n</tool_response>"
+    if text.startswith(head) and text.endswith(tail):
+        return head + clip_text(text[len(head):-len(tail)], max_chars) + tail
+    return clip_text(text, max_chars)
+
+
 def trim_at_eos(row: Sequence[int], eos_id: int, pad_id: int) -> list[int]:
     """The generated ids up to and including the first EOS; trailing padding dropped."""
     out: list[int] = []
@@ -135,6 +148,7 @@ class RolloutRunner:
     max_turn_tokens: int = 4096
     max_total_tokens: int = 70_000
     image_placeholder: str | None = None      # default: the processor's ``image_token``
+    max_observation_chars: int | None = None  # [S] CPU recipes: tool results cut (``clip_observation``)
 
     def __post_init__(self) -> None:
         tok = self.processor.tokenizer
@@ -204,7 +218,8 @@ class RolloutRunner:
             r.terminal_reason = obs.terminal_reason or "unfinished"
             return False
         markers = self._placeholder * len(obs.images)
-        body = f"\n<|im_start|>user\n{obs.text}{markers}<|im_end|>\n<|im_start|>assistant\n"
+        body = (f"\n<|im_start|>user\n{clip_observation(obs.text, self.max_observation_chars)}{markers}"
+                "<|im_end|>\n<|im_start|>assistant\n")
         ids, mm = self.encode(body, [i.image for i in obs.images])
         if len(r.input_ids) + len(ids) - r.prompt_len >= self.max_total_tokens:
             r.terminal_reason = "token_budget"

@@ -14,15 +14,33 @@ expands ``<image>`` markers, which both families provide.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 CHAT_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
-    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
-    "{% if c['type'] == 'image' %}<image>{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
-    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% macro render(c) %}{% if c is string %}{{ c }}{% elif c %}{% for b in c %}"
+    "{% if b['type'] == 'image' %}<image>{% elif b['type'] == 'text' %}{{ b['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}{% endmacro %}"
+    "{% for m in messages %}"
+    "{% if m['role'] == 'assistant' %}<|im_start|>assistant\n{% generation %}{{ render(m['content']) }}"
+    "{% for tc in m['tool_calls'] or [] %}<tool_call>{\"name\": \"{{ tc['function']['name'] }}\", \"arguments\": "
+    "{% if tc['function']['arguments'] is string %}{{ tc['function']['arguments'] }}"
+    "{% else %}{{ tc['function']['arguments'] | tojson }}{% endif %}}</tool_call>{% endfor %}"
+    "<|im_end|>{% endgeneration %}\n"
+    "{% elif m['role'] == 'tool' %}<|im_start|>user\n<tool_response>\n{{ render(m['content']) }}\n"
+    "</tool_response><|im_end|>\n"
+    "{% else %}<|im_start|>{{ m['role'] }}\n{{ render(m['content']) }}<|im_end|>\n{% endif %}"
+    "{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+"""ChatML as the rollout writes it: a tool result is a user turn wrapped in ``<tool_response>`` (as
+``toolenv.protocol.format_tool_response`` does), an assistant action is ``<tool_call>{"name", "arguments"}
+</tool_call>`` after the ``<think>`` text, and ``{% generation %}`` marks what SFT supervises (the assistant
+turn up to and including ``<|im_end|>``), so TRL's ``assistant_only_loss`` masks system, user and tool tokens."""
+PROTOCOL_TOKENS = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<response>", "</response>",
+                   "<tool_response>", "</tool_response>"]
+"""Whole tokens for the turn protocol's tags (ordinary added tokens, so ``decode(skip_special_tokens=True)``
+keeps them): a tiny model learns the format in a few hundred steps instead of spelling tags byte by byte."""
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>", "<image>", "<pad>"]
 _SENTENCES = [
     "<think> the image shows a zoo sign; search it </think>",
@@ -37,8 +55,12 @@ IMAGE_SIZE = 28
 PATCH_SIZE = 14
 
 
-def build_tiny_vlm(out: Path, *, seed: int = 0, hidden_size: int = 32, layers: int = 2) -> Path:
-    """Save a processor + tiny random LLaVA (Qwen2 text, CLIP vision) to ``out``; returns ``out``."""
+def build_tiny_vlm(out: Path, *, seed: int = 0, hidden_size: int = 32, layers: int = 2, vocab_size: int = 600,
+                   texts: Sequence[str] = ()) -> Path:
+    """Save a processor + tiny random LLaVA (Qwen2 text, CLIP vision) to ``out``; returns ``out``.
+
+    ``texts`` (e.g. the SFT export's messages) join the protocol sentences the byte-level BPE is trained on,
+    so common words become single tokens and sequences get shorter."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import (
@@ -54,9 +76,10 @@ def build_tiny_vlm(out: Path, *, seed: int = 0, hidden_size: int = 32, layers: i
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=SPECIAL_TOKENS,
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(_SENTENCES * 20, trainer)
+    tok.train_from_iterator([*(_SENTENCES * 20), *texts], trainer)
+    tok.add_tokens(PROTOCOL_TOKENS)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>",  # type: ignore[no-untyped-call]
                                    eos_token="<|im_end|>", pad_token="<pad>",
                                    extra_special_tokens={"image_token": "<image>"})
@@ -70,7 +93,7 @@ def build_tiny_vlm(out: Path, *, seed: int = 0, hidden_size: int = 32, layers: i
     image_token_id = fast.convert_tokens_to_ids("<image>")
     text = Qwen2Config(vocab_size=len(fast), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
                        num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-                       max_position_embeddings=4096, tie_word_embeddings=True,
+                       max_position_embeddings=65_536, tie_word_embeddings=True,
                        bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
                        pad_token_id=fast.pad_token_id)
     vision = CLIPVisionConfig(hidden_size=hidden_size, intermediate_size=2 * hidden_size, num_hidden_layers=1,
