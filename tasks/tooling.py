@@ -36,6 +36,7 @@ from pydantic import SecretStr
 
 from schemas.errors import PipelineError, WarehouseError
 from schemas.settings import Settings
+from tasks.wikimarkup import strip_template_markup
 from toolenv import (
     CachedResult,
     Document,
@@ -54,6 +55,7 @@ from toolenv import (
     ToolCache,
     ToolEnv,
 )
+from toolenv.env import Observation
 from warehouse import db
 from warehouse import tool_calls as repo
 from warehouse.db import Connection
@@ -142,6 +144,7 @@ def text_documents(con: Connection, wiki: str | None = None) -> Iterator[Documen
         body = body_sentences(con, w)
         for title, lead, box in all_titles_and_text(con, w):
             text = f"{lead}\n{box}\n\n{body[title]}" if title in body else f"{lead}\n{box}"
+            text = strip_template_markup(text)       # no citation/template pieces in what a search quotes
             yield Document(title, page_url(w, title), text, tuple(aliases.get(title, ())))
 
 
@@ -176,7 +179,8 @@ def load_indexes(con: Connection, data_dir: Path, *, wiki: str | None = None,
     scope = wiki or "all"
     rebuilt: list[str] = []
     text_key = _digest(INDEX_VERSION, "text", scope, repo.text_corpus_digest(con, wiki),
-                       _code_digest(text_documents, page_url, all_titles_and_text, repo.search_aliases, TextIndex))
+                       _code_digest(text_documents, page_url, all_titles_and_text, repo.search_aliases, TextIndex,
+                                    strip_template_markup))
     text_path = root / f"text-{scope}-{text_key}"
     if not text_path.is_dir():
         with _fresh_dir(text_path) as tmp:
@@ -399,18 +403,32 @@ def run_tool_once(data_dir: Path, name: str, image_paths: Sequence[Path], args_j
     args = parse_tool_args(args_json)
     images = read_images(image_paths)
     cfg = config or EnvConfig(leakage_guard=False)
+    if name in PURE_IMAGE_TOOLS:          # pure image operations: no warehouse, so they work anywhere
+        obs = _call(ToolEnv.build(cfg), name, args, images, image_paths)
+        return ToolRunResult(name, obs.content, obs.ok, _produced(obs), obs.cached, obs.elapsed_ms, True)
     with _warehouse(data_dir / "warehouse.duckdb") as (con, writable):
         cache = WarehouseToolCache(con, read_only=not writable, tool=name)
         env = build_tool_env(con, data_dir, cfg, cache=cache, settings=settings)
-        tool = env.registry.get(name)
-        if tool is None:
-            raise ToolRunError(f"unknown tool {name!r}; available: {', '.join(env.registry.names())}")
-        if len(tool.image_fields) == 1 and tool.image_fields[0] not in args and len(images) == 1:
-            args = {**args, tool.image_fields[0]: "img_1"}
-        start = env.reset(EpisodeItem(question="", images=images, item_id="cli"))
-        if start.error is not None:
-            named = ", ".join(f"img_{i} = {p}" for i, p in enumerate(image_paths, 1))
-            raise ToolRunError(f"cannot use the input image ({named}): {start.content}")
-        obs = env.call(name, args)
-    produced = tuple(ProducedImage(im.id, im.data, im.width, im.height) for im in obs.images)
-    return ToolRunResult(name, obs.content, obs.ok, produced, obs.cached, obs.elapsed_ms, writable)
+        obs = _call(env, name, args, images, image_paths)
+    return ToolRunResult(name, obs.content, obs.ok, _produced(obs), obs.cached, obs.elapsed_ms, writable)
+
+
+PURE_IMAGE_TOOLS = frozenset({"crop", "sharpen", "super_resolution", "perspective_correct"})
+
+
+def _call(env: ToolEnv, name: str, args: dict[str, Any], images: tuple[bytes, ...], image_paths: Sequence[Path]
+          ) -> Observation:
+    tool = env.registry.get(name)
+    if tool is None:
+        raise ToolRunError(f"unknown tool {name!r}; available: {', '.join(env.registry.names())}")
+    if len(tool.image_fields) == 1 and tool.image_fields[0] not in args and len(images) == 1:
+        args = {**args, tool.image_fields[0]: "img_1"}
+    start = env.reset(EpisodeItem(question="", images=images, item_id="cli"))
+    if start.error is not None:
+        named = ", ".join(f"img_{i} = {p}" for i, p in enumerate(image_paths, 1))
+        raise ToolRunError(f"cannot use the input image ({named}): {start.content}")
+    return env.call(name, args)
+
+
+def _produced(obs: Observation) -> tuple[ProducedImage, ...]:
+    return tuple(ProducedImage(im.id, im.data, im.width, im.height) for im in obs.images)
