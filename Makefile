@@ -13,7 +13,7 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := tasks,warehouse,toolenv
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 
-.PHONY: install demo test test-fast test-slow test-gpu quality bench lock clean
+.PHONY: install demo train-demo test test-fast test-slow test-gpu quality bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ demo: install
 	@echo "  searchvl inspect funnel                 # every stage: kept / dropped by reason"
 	@echo "  searchvl inspect rejects                # every dropped unit with its reason"
 	@echo "  searchvl inspect query vqa_provenance   # every accepted item, where it came from"
+
+# The CPU training chain on the demo export (run `make demo` first): SFT on the sft shards, then
+# fatal-aware GRPO from the SFT checkpoint on the rl shards (tiny model; minutes on 2 cores).
+train-demo: install
+	$(VENV)/bin/searchvl train --recipe training/recipes/tiny-cpu-sft.yaml
+	$(VENV)/bin/searchvl train --recipe training/recipes/tiny-cpu.yaml
 
 quality: install
 	$(VENV)/bin/ruff check .
