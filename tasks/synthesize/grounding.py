@@ -35,6 +35,7 @@ from toolenv.judging import extract_answer, fold, passages
 
 RULE_ORDER = ("schema_conformity", "hidden_label", "entity_provenance", "answer_provenance")
 _CAPS = re.compile(r"[A-Z][\w'’.\-]*(?:[ \t]+[A-Z][\w'’\-]*)*")
+_POSSESSIVE = re.compile(r"['’]s?$")
 _IMAGE_ID = re.compile(r"^img_\d+$")
 _TOOL_NAME = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
 #: Words that open a sentence without naming anything, and measurement terms (checked only when the word
@@ -47,7 +48,7 @@ OPENERS = frozenset([
     "what", "who", "whose", "where", "when", "how", "why", "url", "urls", "passage", "passages", "page", "pages",
     "image", "images", "title", "titles", "summary",
     # the vocabulary of measuring an image, which names no entity
-    "laplacian", "ocr", "json", "px", "variance", "width", "height",
+    "laplacian", "gaussian", "ocr", "json", "px", "variance", "width", "height", "widen", "match", "matches",
 ])
 
 
@@ -132,7 +133,7 @@ def schema_problem(name: str, arguments: Mapping[str, Any], schemas: Sequence[Ma
 
 def capitalised_runs(text: str) -> list[str]:
     """Runs of capitalised words (``Atlantic Ocean``), without image ids and tool names."""
-    return [m.group(0).rstrip(".") for m in _CAPS.finditer(_TOOL_NAME.sub(" ", text))]
+    return [_POSSESSIVE.sub("", m.group(0).rstrip(".")) for m in _CAPS.finditer(_TOOL_NAME.sub(" ", text))]
 
 
 def unseen_entities(text: str, context: str) -> list[str]:

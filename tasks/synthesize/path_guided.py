@@ -1,23 +1,30 @@
-"""The offline, path-guided teacher and solver: deterministic stand-ins for the paper's Claude / Qwen3-VL,
-labelled ``path-guided`` in every row they produce.
+"""The offline, path-guided teacher: a deterministic **offline stand-in** for the paper's Claude, labelled
+``path-guided`` in every row and in the dataset card. It acts as a searcher that knows only what it saw.
 
-**What it knows.** The item's hidden provenance (``Plan``): the anchor, the bridges, the relation of
-each hop, the answer node and the attribute asked, and which degradation the image got. It uses them
-to choose the real tool calls a competent agent would make:
+**What it may use of the item's hidden path (``Plan``).** The path is a *plan*: which relation to look
+for next and which attribute to read at the end. It also disambiguates among entities an observation
+has already shown (the anchor among the image-search matches, the next hop among the names a passage
+puts next to the relation cue). It never names an entity before an observation showed it, never
+repeats the degradation label, and never answers from the reference: the answer is a span copied from
+an observation.
 
-1. a repair tool on a degraded image (blur → ``sharpen``, downsample → ``super_resolution``,
-   perspective → ``perspective_correct``);
-2. ``image_search`` on the (repaired) image: the anchor counts as identified only when a returned
-   match is titled with the anchor;
-3. per hop ``src → dst``: ``text_search("<src> <relation>")``, then ``"<src> <relation> <dst>"`` and
-   ``"<src> <dst>"`` if needed; the hop counts only when a returned passage of ``src`` mentions ``dst``
-   (or one of ``dst`` mentions ``src``);
-4. ``text_search("<answer node> <attribute>")`` (then ``"<answer node>"``): the answer counts only
-   when it appears in a returned passage of the answer node.
+**The loop.**
 
-**What it does not know.** Whether the tools surface that evidence. Every check reads the
-observation it actually got; when one fails the teacher says it cannot determine the answer, and
-the answer judge rejects the trajectory. It never answers from the provenance.
+1. *Image tools from measurements* (``image_checks.py``): width under 500 px → ``super_resolution``;
+   a blur that survives a light Gaussian blur → ``sharpen``; a skewed quadrilateral → ``perspective_correct``.
+   The ``<think>`` gives the numbers it measured.
+2. ``image_search`` on the (repaired) image; the anchor counts as identified only when a returned match
+   is titled with it; the think names the match and its rank.
+3. Per hop: ``text_search("<current entity> <relation cue>")``, then the entity's own article, then a
+   wider search (``top_k`` 10). The next entity is the path's next node **only when a returned passage
+   shows it** in a sentence of the current entity's passage (preferring the sentence that carries the
+   relation cue) or a passage of it names the current entity; the think quotes that sentence.
+4. The answer: ``text_search("<answer node> <attribute>")``, then the article, then ``top_k`` 10. The
+   answer is the value of the attribute's ``- key: value`` line in the answer node's passage, else the
+   span of a sentence of that passage that states the reference (copied as written there).
+
+When an observation does not carry the next step, it says so and answers that the answer cannot be
+determined; the answer judge rejects that trajectory (an honest failure, kept as a row with its reason).
 
 The ``<think>`` text is generated output, not a prompt, so it is built here.
 """
@@ -25,13 +32,21 @@ The ``<think>`` text is generated output, not a prompt, so it is built here.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from PIL import Image
+
+from tasks.synthesize.image_checks import measure
 from toolenv.judging import fold, found_in, match_titles, passages
 
 NAME = "path-guided"
-REPAIR = {"blur": "sharpen", "downsample": "super_resolution", "perspective": "perspective_correct"}
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(\[])|\n+")
+_CAPS_WORD = re.compile(r"\b[A-Z][\w'’\-]*")
+_URL = re.compile(r"Title: ([^\n]*)\nURL: (\S+)")
+GIVE_UP = "The answer cannot be determined from the evidence found."
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,36 +59,74 @@ class Plan:
     nodes: tuple[str, ...]              # anchor, bridges…, answer node
     relations: tuple[str, ...]          # one per hop
     attribute: str
-    degradation: str | None = None
+    degradation: str | None = None      # never read by the policy: image tools are chosen from measurements
 
 
 def mentions(text: str, name: str) -> bool:
     return bool(fold(name)) and f" {fold(name)} " in f" {fold(text)} "
 
 
-def hop_evidence(observation: str, src: str, dst: str) -> str | None:
-    """The passage text that links ``src`` to ``dst``, if the observation has one."""
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(text) if s.strip()]
+
+
+def _cue_overlap(sentence: str, cue: str) -> int:
+    words = {w for w in fold(cue).split() if len(w) > 2}
+    return len(words & set(fold(sentence).split()))
+
+
+def hop_evidence(observation: str, src: str, dst: str, cue: str = "") -> str | None:
+    """The sentence of a returned passage that links ``src`` to ``dst``: a sentence of ``src``'s passage
+    naming ``dst`` (the one sharing most words with the relation ``cue``), else one of ``dst``'s passage
+    naming ``src``."""
+    forward: list[str] = []
+    backward: list[str] = []
     for title, summary in passages(observation):
-        forward = fold(title) == fold(src) and mentions(summary, dst)
-        if forward or (fold(title) == fold(dst) and mentions(summary, src)):
-            return summary
+        if fold(title) == fold(src):
+            forward += [s for s in sentences(summary) if mentions(s, dst)]
+        elif fold(title) == fold(dst):
+            backward += [s for s in sentences(summary) if mentions(s, src)]
+    found = forward or backward
+    if not found:
+        return None
+    return max(found, key=lambda s: (_cue_overlap(s, cue), -len(s)))
+
+
+def copy_span(text: str, refs: Sequence[str]) -> str | None:
+    """The words of ``text`` that fold to one of ``refs``, copied as written there (punctuation at the
+    edges trimmed), else None."""
+    tokens = list(re.finditer(r"\S+", text))
+    for ref in refs:
+        want = fold(ref)
+        if not want:
+            continue
+        n = len(want.split())
+        for size in range(max(1, n - 2), n + 4):
+            for i in range(len(tokens) - size + 1):
+                raw = text[tokens[i].start():tokens[i + size - 1].end()].strip(" ,;:.()[]\"'")
+                if fold(raw) == want:
+                    return raw
     return None
 
 
-def answer_evidence(observation: str, node: str, answer: str, aliases: tuple[str, ...]) -> str | None:
-    """The answer as written in a returned passage of the answer node, if there is one."""
+def answer_evidence(observation: str, node: str, attribute: str, answer: str, aliases: tuple[str, ...]
+                    ) -> tuple[str, str] | None:
+    """``(evidence line, answer span)`` from a returned passage of the answer node: the value of the
+    attribute's ``- key: value`` line, else the span of a sentence stating the reference."""
+    key = fold(attribute.replace("_", " "))
     for title, summary in passages(observation):
-        if fold(title) == fold(node):
-            hit = found_in(summary, answer, aliases)
-            if hit:
-                return hit
+        if fold(title) != fold(node):
+            continue
+        for line in summary.splitlines():
+            head, _, value = line.lstrip("- ").partition(":")
+            if value.strip() and fold(head) == key:
+                return line.strip(), value.strip().rstrip(".")
+        for sentence in sentences(summary):
+            if found_in(sentence, answer, aliases):
+                span = copy_span(sentence, (answer, *aliases))
+                if span:
+                    return sentence, span
     return None
-
-
-def hop_queries(src: str, relation: str, dst: str) -> list[str]:
-    """The queries tried for one hop, in order: the relation as sampled, then relation and target (a
-    query-focused summary then quotes the sentence that links them), then the two names."""
-    return list(dict.fromkeys([f"{src} {relation}", f"{src} {relation} {dst}", f"{src} {dst}"]))
 
 
 def _call(think: str, name: str, arguments: dict[str, Any]) -> str:
@@ -82,6 +135,21 @@ def _call(think: str, name: str, arguments: dict[str, Any]) -> str:
 
 def _respond(think: str, answer: str) -> str:
     return f"<think>{think}</think>\n<response>{answer}</response>"
+
+
+def _clip(text: str, limit: int = 240, around: str = "") -> str:
+    """``text`` on one line, cut to about ``limit`` characters around the first mention of ``around``."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    at = text.casefold().find(around.casefold()) if around else -1
+    start = max(0, at - limit // 2) if at >= 0 else 0
+    if start:
+        start = text.find(" ", start) + 1 or start
+    cut = text[start:start + limit]
+    if start + limit < len(text):
+        cut = cut.rsplit(" ", 1)[0] + " …"
+    return ("… " if start else "") + cut
 
 
 @dataclass
@@ -95,90 +163,151 @@ class PathGuidedPolicy:
     _try: int = 0
     _image: str = "img_1"
     _images: int = 1
-    _log: list[str] = field(default_factory=list)
+    _seen: str = ""                      # the question and every observation so far
+    _chain: list[str] = field(default_factory=list)
 
-    def next_turn(self, observation: str, new_images: int = 0) -> str:
-        """The turn that follows ``observation`` (the task text first, then each tool response)."""
+    def next_turn(self, observation: str, new_images: int = 0, images: Sequence[Image.Image] = ()) -> str:
+        """The turn that follows ``observation`` (the task text first, then each tool response);
+        ``images``: the pictures that came with it (the input image with the task)."""
         self._images += new_images
+        self._seen += "\n" + observation
         handler = getattr(self, f"_after_{self._stage}")
-        turn: str = handler(observation)
+        turn: str = handler(observation, images)
         return turn
 
-    # ------------------------------------------------------------------ stages
-    def _after_start(self, _: str) -> str:
-        kind = self.plan.degradation
-        if kind in REPAIR:
-            self._stage = "repair"
-            return _call(f"The image looks degraded ({kind}); repair it with {REPAIR[kind]} before searching.",
-                         REPAIR[kind], {"image": self._image})
-        return self._image_search("The question is about the entity shown in the image; identify it first.")
+    def _known(self, text: str) -> str:
+        """``text`` without capitalised words that nothing seen so far contains (relation cues are quoted
+        from the hidden path's sentences and may name what the policy has not seen)."""
+        kept = [w for w in text.split() if not _CAPS_WORD.match(w) or mentions(self._seen, w)]
+        return " ".join(kept)
 
-    def _after_repair(self, _: str) -> str:
+    @staticmethod
+    def _titles(observation: str) -> str:
+        titles = list(dict.fromkeys(t for t, _ in passages(observation)))
+        return ", ".join(titles[:4]) + (f" and {len(titles) - 4} more" if len(titles) > 4 else "") or "none"
+
+    # ------------------------------------------------------------------ image
+    def _after_start(self, _: str, images: Sequence[Image.Image]) -> str:
+        if images:
+            m = measure(images[0])
+            size = f"img_1 is {m.width}×{m.height} px"
+            if m.small:
+                self._stage = "repair"
+                return _call(f"{size}, under 500 px wide, too small to trust fine detail: upscale it with "
+                             "super_resolution before searching.", "super_resolution", {"image": self._image})
+            if m.blurry:
+                self._stage = "repair"
+                return _call(f"{size}; a light Gaussian smoothing leaves {m.blur_keep:.0%} of its Laplacian "
+                             f"variance ({m.laplacian_var:g}), where a sharp picture keeps under a fifth: the edges "
+                             "are soft. Sharpen it before searching.", "sharpen", {"image": self._image})
+            if m.skewed:
+                self._stage = "repair"
+                return _call(f"{size}; its main outline is a quadrilateral whose opposite sides differ by "
+                             f"{m.skew:.0%}: the picture is tilted. Straighten it with perspective_correct before "
+                             "searching.", "perspective_correct", {"image": self._image})
+            return self._image_search(f"{size}, sharp and square to the frame. {self._goal()} Identify what "
+                                      "img_1 shows with a reverse image search first.")
+        return self._image_search(f"{self._goal()} Identify what img_1 shows first.")
+
+    def _goal(self) -> str:
+        hops = len(self.plan.relations)
+        return (f"The question asks for the {self.plan.attribute.replace('_', ' ')} of an entity {hops} "
+                f"link{'s' if hops != 1 else ''} away from what img_1 shows.")
+
+    def _after_repair(self, observation: str, _: Sequence[Image.Image]) -> str:
         if self._images > 1:
             self._image = f"img_{self._images}"
-        return self._image_search(f"Now search the web for the repaired image {self._image} to identify it.")
+        return self._image_search(f"The repaired picture is {self._image}; run the reverse image search on it.")
 
     def _image_search(self, think: str) -> str:
         self._stage = "identify"
-        return _call(think, "image_search", {"url": self._image})
+        return _call(think, "image_search", {"image": self._image})
 
-    def _after_identify(self, observation: str) -> str:
+    def _after_identify(self, observation: str, _: Sequence[Image.Image]) -> str:
         anchor = self.plan.nodes[0]
-        if not any(fold(t) == fold(anchor) for t in match_titles(observation)):
-            return self._give_up(f"The reverse image search did not identify the entity in the image; "
-                                 f"{anchor!r} is not among the matches.")
-        self._log.append(f"the image shows {anchor}")
-        return self._hop_query(f"The image search identifies the image as {anchor}.")
+        titles = match_titles(observation)
+        rank = next((i for i, t in enumerate(titles, 1) if fold(t) == fold(anchor)), None)
+        if rank is None:
+            return self._give_up(f"None of the {len(titles)} image matches is an entity the question's "
+                                 "description fits, so the picture stays unidentified.")
+        self._chain.append(f"img_1 shows {anchor} (image match {rank} of {len(titles)})")
+        return self._hop_query(f"The reverse image search returned {len(titles)} matches; number {rank} is titled "
+                               f"{anchor}, so img_1 shows {anchor}.")
+
+    # ------------------------------------------------------------------ hops
+    def _queries(self, entity: str, cue: str) -> list[dict[str, Any]]:
+        first = " ".join(f"{entity} {self._known(cue)}".split())[:200]
+        wide: dict[str, Any] = {"q": entity, "top_k": 10}
+        return [{"q": first}, {"q": entity}, wide]
 
     def _hop_query(self, lead: str) -> str:
-        nodes, rels = self.plan.nodes, self.plan.relations
-        if self._hop >= len(rels):
+        if self._hop >= len(self.plan.relations):
             return self._answer_query(lead)
-        src, dst = nodes[self._hop], nodes[self._hop + 1]
+        src, cue = self.plan.nodes[self._hop], self.plan.relations[self._hop]
         self._stage = "hop"
-        q = hop_queries(src, rels[self._hop], dst)[self._try]
-        return _call(f"{lead} Next I need the entity related to {src} ({rels[self._hop]}); search for it.",
-                     "text_search", {"q": q})
+        args = self._queries(src, cue)[self._try]
+        why = {0: f"Next I need what the article on {src} links by the relation the question gives "
+                  f"({self._known(cue) or 'a mention'}); search for it.",
+               1: f"Search the article on {src} itself.",
+               2: f"Widen the search on {src} to ten passages."}[self._try]
+        return _call(f"{lead} {why}", "text_search", args)
 
-    def _after_hop(self, observation: str) -> str:
+    def _after_hop(self, observation: str, _: Sequence[Image.Image]) -> str:
         src, dst = self.plan.nodes[self._hop], self.plan.nodes[self._hop + 1]
-        if hop_evidence(observation, src, dst) is None:
-            if self._try + 1 < len(hop_queries(src, self.plan.relations[self._hop], dst)):
+        cue = self.plan.relations[self._hop]
+        evidence = hop_evidence(observation, src, dst, cue)
+        if evidence is None:
+            if self._try + 1 < len(self._queries(src, cue)):
                 self._try += 1
-                return self._hop_query("That search did not show the link; refine the query.")
-            return self._give_up(f"The searches did not show what {src} is linked to.")
-        self._log.append(f"{src} → {dst}")
+                return self._hop_query(f"The passages returned ({self._titles(observation)}) name nothing next "
+                                       f"to {src} that fits the question's description.")
+            return self._give_up(f"Three searches on {src} returned no passage that names the entity the "
+                                 "question describes.")
+        self._chain.append(f"{src} → {dst}")
         self._hop, self._try = self._hop + 1, 0
-        return self._hop_query(f"The passage about {src} points to {dst}.")
+        found = passages(observation)
+        where = next((f"passage {i} of {len(found)} ({title})" for i, (title, summary) in enumerate(found, 1)
+                      if evidence in summary), "a returned passage")
+        fit = (f"next to the relation the question gives ({self._known(cue)})" if _cue_overlap(evidence, cue)
+               else "in the article the question points to")
+        return self._hop_query(f'In {where}: "{_clip(evidence, around=dst)}" It names {dst} {fit}, so the next '
+                               f"entity is {dst}.")
 
+    # ------------------------------------------------------------------ answer
     def _answer_query(self, lead: str) -> str:
         node, attr = self.plan.nodes[-1], self.plan.attribute.replace("_", " ")
         self._stage = "answer"
-        q = f"{node} {attr}" if self._try == 0 else node
-        return _call(f"{lead} Now look up the {attr} of {node}.", "text_search", {"q": q})
+        args = self._queries(node, attr)[self._try]
+        why = {0: f"Now look up the {attr} of {node}.", 1: f"Search the article on {node} itself.",
+               2: f"Widen the search on {node} to ten passages."}[self._try]
+        return _call(f"{lead} {why}", "text_search", args)
 
-    def _after_answer(self, observation: str) -> str:
+    def _after_answer(self, observation: str, _: Sequence[Image.Image]) -> str:
         node, attr = self.plan.nodes[-1], self.plan.attribute.replace("_", " ")
-        hit = answer_evidence(observation, node, self.plan.answer, self.plan.aliases)
+        hit = answer_evidence(observation, node, self.plan.attribute, self.plan.answer, self.plan.aliases)
         if hit is None:
-            if self._try == 0:
-                self._try = 1
-                return self._answer_query(f"The passage does not state the {attr}; search the article itself.")
-            return self._give_up(f"The searches did not state the {attr} of {node}.")
-        chain = "; ".join(self._log)
+            if self._try < 2:
+                self._try += 1
+                return self._answer_query(f"The passages returned ({self._titles(observation)}) do not state the "
+                                          f"{attr} of {node}.")
+            return self._give_up(f"Three searches returned no passage on {node} that states its {attr}.")
+        line, span = hit
+        url = next((m.group(2) for m in _URL.finditer(observation) if fold(m.group(1)) == fold(node)), "")
         self._stage = "done"
-        return _respond(f"Evidence chain: {chain}. The passage about {node} gives its {attr}: {hit}.",
-                        f"\\boxed{{{hit}}}")
+        source = f"The passage on {node}" + (f" ({url})" if url else "")
+        chain = "; ".join(self._chain)
+        return _respond(f'{source} states: "{_clip(line, around=span)}" So the {attr} of {node} is {span}. '
+                        f"Evidence chain: {chain}; {node}'s {attr}: {span}.", f"\\boxed{{{span}}}")
 
-    def _after_done(self, _: str) -> str:
-        return _respond("The answer was already given.", "")
+    def _after_done(self, _: str, __: Sequence[Image.Image]) -> str:
+        return _respond("The answer was already given.", GIVE_UP)
 
     def _give_up(self, why: str) -> str:
         self._stage = "done"
-        return _respond(f"{why} I will not guess.", "The answer cannot be determined from the evidence found.")
+        return _respond(f"{why} I will not guess.", GIVE_UP)
 
 
 def solve_from(observation: str, plan: Plan) -> str:
     """The offline solver's answer from the one observation its gate allowed: the reference (or an alias)
     as written in that observation, else an honest "cannot be determined"."""
-    return found_in(observation, plan.answer, plan.aliases) or "cannot be determined"
+    return copy_span(observation, (plan.answer, *plan.aliases)) or "cannot be determined"

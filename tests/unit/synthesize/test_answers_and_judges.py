@@ -77,8 +77,9 @@ def test_observation_parsing() -> None:
     assert hop_evidence(TEXT_OBS, "Angola", "Atlantic Ocean") is not None
     assert hop_evidence(TEXT_OBS, "Luanda", "Angola") is not None           # the reverse direction counts
     assert hop_evidence(TEXT_OBS, "Angola", "Zambia") is None
-    assert answer_evidence(TEXT_OBS, "Luanda", "2571861", ()) == "2571861"
-    assert answer_evidence(TEXT_OBS, "Angola", "2571861", ()) is None       # only the answer node's passage counts
+    assert answer_evidence(TEXT_OBS, "Luanda", "population", "2571861", ()) == ("- population: 2,571,861",
+                                                                              "2,571,861")   # copied as written
+    assert answer_evidence(TEXT_OBS, "Angola", "population", "2571861", ()) is None   # only the answer node's
 
 
 def _traj(steps: list[tuple[str, str, str | None]], final: str | None, thinks: list[str]) -> Trajectory:
