@@ -15,7 +15,9 @@ export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 
 .PHONY: install demo train-demo test test-fast test-slow test-gpu quality bench lock clean
 
-$(STAMP): pyproject.toml requirements.lock
+# The stamp's name carries the hash of pyproject.toml + requirements.lock, so no mtime prerequisites: a fresh
+# clone beside an existing venv (VENV=...) does not reinstall.
+$(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "installing the pinned dependencies into $(VENV) (first time: a few minutes)"
 	$(PY) -m pip install --disable-pip-version-check --progress-bar on -e ".[$(EXTRAS)]" -c requirements.lock

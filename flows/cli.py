@@ -130,7 +130,7 @@ def _print(cols: list[str], rows: list[tuple[Any, ...]], fmt: str, title: str | 
         sys.stdout.write(json.dumps([dict(zip(cols, r, strict=True)) for r in rows], default=str, indent=2))
         sys.stdout.write("\n")
     elif fmt == "csv":
-        w = csv.writer(sys.stdout)
+        w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(cols)
         w.writerows(rows)
     else:
@@ -329,15 +329,43 @@ def inspect_rejects(stage: Annotated[str | None, typer.Option("--stage", "-s", h
     """Every dropped unit with its reason (named query `rejects`), optionally of one stage."""
     settings = _guard(lambda: _settings(data_dir))
     cols, rows = _guard(lambda: queries.named(settings.warehouse_path, "rejects", {"stage": stage}))
-    _print(cols, rows, fmt, title=f"rejects{' of ' + stage if stage else ''}")
+    title = f"rejects{' of ' + stage if stage else ''}"
+    if fmt != "table":
+        _print(cols, rows, fmt, title=title)
+        return
+    def tail(unit: str, width: int = 24) -> str:          # a unit id's informative end (…:hash:Seed title)
+        return unit if len(unit) <= width else "…" + unit[-(width - 1):]
+
+    _print_narrow(["stage", "unit_id", "reason", "detail"], [(r[0], tail(str(r[1])), r[2], r[3]) for r in rows],
+                  title=f"{title} ({len(rows)}; -f csv|json for full values)", widths=[12, 24, 24, 0])
+
+
+def _print_narrow(cols: list[str], rows: list[tuple[Any, ...]], title: str, widths: list[int],
+                  max_width: int = 100) -> None:
+    """A table that fits ``max_width`` columns: one line per row, each cell cut to its width (0: the rest),
+    JSON and whitespace folded onto one line. -f csv|json give the full values."""
+    from tasks.inspect.tree import fit
+
+    total = min(out.width, max_width)
+    rest = max(total - sum(widths) - 3 * len(cols) - 1, 12)
+    t = Table(title=title, width=total, box=None, pad_edge=False, header_style="bold")
+    for c, w in zip(cols, widths, strict=True):
+        t.add_column(c, no_wrap=True, overflow="ellipsis", max_width=w or rest)
+    for r in rows:
+        t.add_row(*("" if v is None else fit(str(v), w or rest) for v, w in zip(r, widths, strict=True)))
+    out.print(t, highlight=False)
 
 
 @inspect_app.command("item")
 def inspect_item(item_id: Annotated[str, typer.Argument(help="an item id (pool/question) or a trajectory id")],
-                 data_dir: DataDirOpt = None, fmt: FormatOpt = "table") -> None:
-    """Full provenance of one item: path, aliases, rewrites, gates, filter, trajectories, exports."""
+                 data_dir: DataDirOpt = None, fmt: FormatOpt = "table",
+                 full: Annotated[bool, typer.Option("--full", help="every section in full (tables)")] = False) -> None:
+    """One item as a compact tree: path, question, gates, filter, each trajectory's turns one line each,
+    exports. --full (or -f json|csv) prints every provenance section in full."""
+    from tasks.inspect.tree import item_tree
+
     settings = _guard(lambda: _settings(data_dir))
-    sections = _guard(lambda: queries.item(settings.warehouse_path, item_id))
+    sections, turns = _guard(lambda: queries.item_with_turns(settings.warehouse_path, item_id))
     if not sections:
         err.print(f"[bold red]error:[/] no item or trajectory {escape(item_id)!r} in {settings.warehouse_path}")
         raise typer.Exit(1)
@@ -345,8 +373,12 @@ def inspect_item(item_id: Annotated[str, typer.Argument(help="an item id (pool/q
         doc = {name: [dict(zip(c, r, strict=True)) for r in rows] for name, (c, rows) in sections}
         sys.stdout.write(json.dumps(doc, default=str, indent=2) + "\n")
         return
-    for name, (cols, rows) in sections:
-        _print(cols, rows, fmt, title=name)
+    if full or fmt == "csv":
+        for name, (cols, rows) in sections:
+            _print(cols, rows, fmt, title=name)
+        return
+    lines = item_tree(item_id, dict(sections), turns, width=max(out.width, 60))
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 @app.command()

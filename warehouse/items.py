@@ -60,3 +60,15 @@ def latest_export(con: Connection) -> tuple[str, str] | None:
     """``(name, folder)`` of the newest export."""
     row = con.execute("SELECT name, folder FROM exports ORDER BY created_at DESC LIMIT 1").fetchone()
     return (str(row[0]), str(row[1])) if row else None
+
+
+def trajectory_turns(con: Connection, trajectory_ids: list[str]
+                     ) -> dict[str, list[tuple[int, str, str, str | None, str | None, str | None]]]:
+    """Every message of the given trajectories, in order: ``(idx, role, content, tool, arguments, error)``."""
+    out: dict[str, list[tuple[int, str, str, str | None, str | None, str | None]]] = {t: [] for t in trajectory_ids}
+    rows = con.execute("SELECT trajectory_id, idx, role, content, tool, arguments::VARCHAR, error "
+                       "FROM trajectory_turns WHERE list_contains($ids, trajectory_id) ORDER BY trajectory_id, idx",
+                       {"ids": trajectory_ids}).fetchall()
+    for tid, idx, role, content, tool, args, error in rows:
+        out[str(tid)].append((int(idx), str(role), str(content), tool, args, error))
+    return out

@@ -42,6 +42,18 @@ def item(warehouse: Path, item_id: str) -> list[tuple[str, Rows]]:
         return item_sections(con, item_id)
 
 
+def item_with_turns(warehouse: Path, item_id: str
+                    ) -> tuple[list[tuple[str, Rows]], dict[str, list[tuple[int, str, str, str | None, str | None,
+                                                                           str | None]]]]:
+    """``item`` plus every message of the item's trajectories (for the compact tree)."""
+    from warehouse.items import item_sections, trajectory_turns
+
+    with db.snapshot(warehouse) as con:
+        sections = item_sections(con, item_id)
+        ids = [str(r[0]) for name, (_, rows) in sections if name == "trajectories" for r in rows]
+        return sections, trajectory_turns(con, ids)
+
+
 def latest_export(warehouse: Path) -> tuple[str, str] | None:
     """``(name, folder)`` of the newest export, if the warehouse exists and has one."""
     if not warehouse.exists():
