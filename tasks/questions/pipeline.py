@@ -15,11 +15,12 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from schemas.paths import SampledPath
 from schemas.questions import GateResult, NodeContext, QuestionOutcome, Verdict
 from tasks.llm import LLMCallError
-from tasks.questions.chain import Competitor, TopHits, rewrite_chain
+from tasks.questions.chain import Competitor, TopHits, alone_rank, rewrite_chain
 from tasks.questions.ground import ImageCandidate, ImageScorer, choose_image
 from tasks.questions.leakage import LeakChecker
 from tasks.questions.offline import descriptor_query
@@ -119,8 +120,11 @@ def make_question(path: SampledPath, nodes: Sequence[NodeContext], facts: ChainF
                                    k=s.alone_k, n_candidates=s.n_candidates, context=path_context(nodes), rng=rng,
                                    obfuscation_p=s.obfuscation_p)
         else:
+            online = model.method != "rule-based"
             result = rewrite_bridges(spec, nodes, path.answer, model, leaks, n_candidates=s.n_candidates,
-                                     context=path_context(nodes), rng=rng, obfuscation_p=s.obfuscation_p)
+                                     context=path_context(nodes), rng=rng, obfuscation_p=s.obfuscation_p,
+                                     alone=partial(alone_rank, search) if search is not None else None,
+                                     alone_k=s.alone_k if online else None)
     except ModelOutputError as err:
         return replace(out, reject=("rewrite", "malformed_model_output"), detail=f"{err}: {err.raw[:500]}")
     except LLMCallError as err:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -124,11 +124,15 @@ class RewriteResult:
 
 def rewrite_bridges(spec: QuestionSpec, nodes: Sequence[NodeContext], answer: str, model: QuestionModel,
                     leaks: LeakChecker, *, n_candidates: int, context: str, rng: random.Random,
-                    obfuscation_p: float) -> RewriteResult:
+                    obfuscation_p: float, alone: Callable[[str, str], int | None] | None = None,
+                    alone_k: int | None = None) -> RewriteResult:
     """Rewrite bridges v_{h-1} … v_1 in that order; stop at the first bridge with no passing candidate.
 
     Answer obfuscation (vaguer phrasing of the asked attribute) is applied with ``obfuscation_p`` first,
-    so the entity rewrites are checked against the question as it will finally read.
+    so the entity rewrites are checked against the question as it will finally read. ``alone(descriptor,
+    title)`` gives the entity's rank when the descriptor is searched by itself (recorded on the step); with
+    ``alone_k`` set, a descriptor that ranks its entity within the top ``alone_k`` is self-sufficient and fails
+    uniqueness (the online path; the legacy rule-based check wants the opposite, so it only records the rank).
     """
     steps: list[RewriteStep] = []
     if rng.random() < obfuscation_p and can_obfuscate(spec):
@@ -138,12 +142,17 @@ def rewrite_bridges(spec: QuestionSpec, nodes: Sequence[NodeContext], answer: st
         node = nodes[j]
         verdicts = []
         chosen = None
+        ranks: dict[str, int | None] = {}
         for cand in model.propose(node, render(spec), n_candidates):
             trial = replace(spec, surfaces=(*spec.surfaces[:j], cand, *spec.surfaces[j + 1:]))
             text = render(trial)
             leak = leaks.find(cand)
             no_leak: Verdict = "fail" if leak else "pass"
+            rank = alone(cand, node.title) if alone is not None else None
             uniq, u_detail = model.unique(text, node, cand) if not leak else ("skip", "")
+            if uniq == "pass" and alone_k is not None and rank is not None and rank <= alone_k:
+                uniq, u_detail = "fail", f"{u_detail}; self-sufficient: alone rank {rank} (k={alone_k})"
+            ranks[cand] = rank
             same, a_detail = model.same_answer(text, answer, context) if uniq == "pass" else ("skip", "")
             detail = "; ".join(x for x in (", ".join(f"{lk.kind}:{lk.span}" for lk in leak), u_detail, a_detail) if x)
             verdict = CandidateVerdict(cand, same, uniq, no_leak, detail)
@@ -151,7 +160,9 @@ def rewrite_bridges(spec: QuestionSpec, nodes: Sequence[NodeContext], answer: st
             if verdict.accepted:
                 chosen, spec = cand, trial
                 break
-        steps.append(RewriteStep(len(steps) + 1, node.title, tuple(verdicts), chosen, render(spec), model.method))
+        shown = chosen if chosen is not None else (verdicts[-1].candidate if verdicts else None)
+        steps.append(RewriteStep(len(steps) + 1, node.title, tuple(verdicts), chosen, render(spec), model.method,
+                                 alone_rank=ranks.get(shown) if shown is not None else None))
         if chosen is None:
             return RewriteResult(spec, steps, failed_entity=node.title)
     return RewriteResult(spec, steps)

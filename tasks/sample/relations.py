@@ -169,11 +169,13 @@ def render_relation(clause: str, x: str, noun: str, fact: str | None = None) -> 
     """The target's description: "the producer of X" / "the record label that X signed with"; with a fact
     "the person whose date of birth is 1933 and who is the producer of X"."""
     rel = clause.replace("{x}", x)
-    that = "who" if noun == "person" else "that"
+    that = "who" if noun == "person" and not clause.startswith("that {x}") else "that"   # object relatives: that
     if rel.startswith("that "):
         rel = f"{that} {rel[5:]}"
     if fact:
         return f"the {noun} {fact} and {rel}"
     if rel.startswith(f"{that} is the "):
         return rel[len(that) + 4:]
+    if rel.startswith(f"{that} was ") and rel.split()[2].endswith("ed"):   # reduced: "the album released just …"
+        return f"the {noun} {rel[len(that) + 5:]}"
     return f"the {noun} {rel}"

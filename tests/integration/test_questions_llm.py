@@ -41,7 +41,9 @@ def good(answer: str) -> Callable[[list[dict[str, Any]]], Reply]:
 
 
 def run_stage(con: Connection, tmp_path: Path, server: OpenAIServer) -> dict[str, int]:
-    cfg = QuestionsConfig(model="scripted-model", obfuscation_p=0.0)
+    # five pages: any whole-question search ranks every page top-3, so the chain-shortcut gate is off here and
+    # a descriptor is self-sufficient only at rank 1 (tests/integration/test_questions_relational.py)
+    cfg = QuestionsConfig(model="scripted-model", obfuscation_p=0.0, alone_k=1, chain_shortcut_gate=False)
     settings = Settings(llm_base_url=server.base_url, llm_api_key=SecretStr(SECRET), llm_timeout_s=5)
     counts = question_all(con, cfg, "run-q", tmp_path, settings, text_index)
     return {f"{o}:{r}": n for (o, r), n in counts.items()}

@@ -177,7 +177,8 @@ def test_whole_item_is_grounded_gated_and_leak_free() -> None:
     assert out.reject is None, out
     assert out.final == "What is the mayor of the capital of the country whose flag is shown in the image?"
     assert {g.gate: g.verdict for g in out.gates} == {"masking": "pass", "uniqueness": "pass",
-                                                      "visual_relevance": "pass", "answer_length": "pass"}
+                                                      "visual_relevance": "pass", "answer_length": "pass",
+                                                      "question_length": "pass", "chain_shortcut": "skip"}
 
 
 def test_ambiguous_relation_fails_the_uniqueness_gate() -> None:
