@@ -49,6 +49,8 @@ class CardData:
     hops: list[int] = field(default_factory=list)
     tool_calls: list[int] = field(default_factory=list)
     tools_used: Counter[str] = field(default_factory=Counter)
+    tools_degraded: Counter[str] = field(default_factory=Counter)   # tool calls in SFT rows with a degraded image
+    degraded_rows: int = 0
     split_bytes: dict[tuple[str, str], int] = field(default_factory=dict)   # (config, split) -> parquet bytes
     data_dir_default: str = "var"        # the snippet's data dir when SEARCHVL_DATA_DIR is unset
     split_rules: list[tuple[str, str, int]] = field(default_factory=list)    # (side, rule, items)
@@ -171,4 +173,6 @@ def render_card(data: CardData) -> str:
         data_dir_default=data.data_dir_default, split_rules=data.split_rules,
         split_dropped=sorted(data.split_dropped.items()), backends=sorted(data.backends.items()),
         benchmarks=_benchmark_rows(data), decontam_dropped=data.decontam_dropped,
-        tools_used=sorted(data.tools_used.items(), key=lambda kv: (-kv[1], kv[0])), run_config=run_config)
+        tools_used=sorted(data.tools_used.items(), key=lambda kv: (-kv[1], kv[0])), run_config=run_config,
+        tools_degraded=sorted(data.tools_degraded.items(), key=lambda kv: (-kv[1], kv[0])),
+        degraded_rows=data.degraded_rows)

@@ -126,6 +126,8 @@ def export_dataset(con: Connection, data_dir: Path, cfg: ExportConfig, filter_ha
     hops: list[int] = []
     tool_calls: list[int] = []
     tools_used: Counter[str] = Counter()
+    tools_degraded: Counter[str] = Counter()
+    degraded = [0]
 
     def sft_rows() -> Iterator[SftRow]:
         for c in bar(sft, "export sft"):
@@ -137,6 +139,9 @@ def export_dataset(con: Connection, data_dir: Path, cfg: ExportConfig, filter_ha
                 continue
             tool_calls.append(c.tool_calls)
             tools_used.update(t.tool for t in c.turns if t.tool)
+            if facts[c.item_id].degradation:
+                degraded[0] += 1
+                tools_degraded.update(t.tool for t in c.turns if t.tool)
             if facts[c.item_id].hops:
                 hops.append(int(facts[c.item_id].hops or 0))
             yield row
@@ -187,7 +192,7 @@ def export_dataset(con: Connection, data_dir: Path, cfg: ExportConfig, filter_ha
         labels=wx.labels(con), articles=wx.text_attribution(con, sorted({n[0] for f in facts.values()
                                                                          for n in f.nodes})),
         images=wx.image_licences(con, shas), run_config=run_config, hops=hops,
-        tool_calls=tool_calls, tools_used=tools_used,
+        tool_calls=tool_calls, tools_used=tools_used, tools_degraded=tools_degraded, degraded_rows=degraded[0],
         split_bytes={key: sum(s.path.stat().st_size for s in lst) for key, lst in shards.items()},
         data_dir_default=_data_dir_default(data_dir), split_dropped=Counter(r[1] for r in guard),
         split_rules=_split_rules(rules, sft_rows_items, rl_rows_items),

@@ -47,8 +47,7 @@ class OfflinePolicy:
 
     async def act(self, transcript: Sequence[TurnRecord], observation: Observation) -> Reply:
         new = len(observation.images) if observation.kind == "tool" else 0
-        return Reply(self.inner.next_turn(observation.content, new, tuple(i.image for i in observation.images)
-                                          if observation.kind == "task" else ()))
+        return Reply(self.inner.next_turn(observation.content, new, tuple(i.image for i in observation.images)))
 
 
 @dataclass

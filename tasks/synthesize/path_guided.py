@@ -12,7 +12,8 @@ an observation.
 
 1. *Image tools from measurements* (``image_checks.py``): width under 500 px → ``super_resolution``;
    a blur that survives a light Gaussian blur → ``sharpen``; a skewed quadrilateral → ``perspective_correct``.
-   The ``<think>`` gives the numbers it measured.
+   Character-like marks in rows → ``layout_parsing`` (after a ``crop`` to them when they cover under
+   30 % of the frame), when that tool is advertised. The ``<think>`` gives the numbers it measured.
 2. ``image_search`` on the (repaired) image; the anchor counts as identified only when a returned match
    is titled with it; the think names the match and its rank.
 3. Per hop: ``text_search("<current entity> <relation cue>")``, then the entity's own article, then a
@@ -39,7 +40,7 @@ from typing import Any
 
 from PIL import Image
 
-from tasks.synthesize.image_checks import measure
+from tasks.synthesize.image_checks import measure, text_region
 from toolenv.judging import fold, found_in, match_titles, passages
 
 NAME = "path-guided"
@@ -158,17 +159,20 @@ class PathGuidedPolicy:
 
     plan: Plan
     name: str = NAME
+    ocr: bool = False                    # layout_parsing is among the advertised tools
     _stage: str = "start"
     _hop: int = 0
     _try: int = 0
     _image: str = "img_1"
     _images: int = 1
+    _pixels: Image.Image | None = None   # the current best image (input, or the repaired one)
+    _crop: str = ""
     _seen: str = ""                      # the question and every observation so far
     _chain: list[str] = field(default_factory=list)
 
     def next_turn(self, observation: str, new_images: int = 0, images: Sequence[Image.Image] = ()) -> str:
         """The turn that follows ``observation`` (the task text first, then each tool response);
-        ``images``: the pictures that came with it (the input image with the task)."""
+        ``images``: the pictures that came with it (the input image, or what an image tool made)."""
         self._images += new_images
         self._seen += "\n" + observation
         handler = getattr(self, f"_after_{self._stage}")
@@ -188,36 +192,68 @@ class PathGuidedPolicy:
 
     # ------------------------------------------------------------------ image
     def _after_start(self, _: str, images: Sequence[Image.Image]) -> str:
-        if images:
-            m = measure(images[0])
-            size = f"img_1 is {m.width}×{m.height} px"
-            if m.small:
-                self._stage = "repair"
-                return _call(f"{size}, under 500 px wide, too small to trust fine detail: upscale it with "
-                             "super_resolution before searching.", "super_resolution", {"image": self._image})
-            if m.blurry:
-                self._stage = "repair"
-                return _call(f"{size}; a light Gaussian smoothing leaves {m.blur_keep:.0%} of its Laplacian "
-                             f"variance ({m.laplacian_var:g}), where a sharp picture keeps under a fifth: the edges "
-                             "are soft. Sharpen it before searching.", "sharpen", {"image": self._image})
-            if m.skewed:
-                self._stage = "repair"
-                return _call(f"{size}; its main outline is a quadrilateral whose opposite sides differ by "
-                             f"{m.skew:.0%}: the picture is tilted. Straighten it with perspective_correct before "
-                             "searching.", "perspective_correct", {"image": self._image})
-            return self._image_search(f"{size}, sharp and square to the frame. {self._goal()} Identify what "
-                                      "img_1 shows with a reverse image search first.")
-        return self._image_search(f"{self._goal()} Identify what img_1 shows first.")
+        if not images:
+            return self._image_search(f"{self._goal()} Identify what img_1 shows first.")
+        self._pixels = images[0]
+        m = measure(images[0])
+        size = f"img_1 is {m.width}×{m.height} px"
+        if m.small:
+            self._stage = "repair"
+            return _call(f"{size}, under 500 px wide, too small to trust fine detail: upscale it with "
+                         "super_resolution before searching.", "super_resolution", {"image": self._image})
+        if m.blurry:
+            self._stage = "repair"
+            return _call(f"{size}; a light Gaussian smoothing leaves {m.blur_keep:.0%} of its Laplacian "
+                         f"variance ({m.laplacian_var:g}), where a sharp picture keeps under a fifth: the edges "
+                         "are soft. Sharpen it before searching.", "sharpen", {"image": self._image})
+        if m.skewed:
+            self._stage = "repair"
+            return _call(f"{size}; its main outline is a quadrilateral whose opposite sides differ by "
+                         f"{m.skew:.0%}: the picture is tilted. Straighten it with perspective_correct before "
+                         "searching.", "perspective_correct", {"image": self._image})
+        return self._look_for_text(f"{size}, sharp and square to the frame. {self._goal()}")
+
+    def _look_for_text(self, lead: str) -> str:
+        """``layout_parsing`` (after a ``crop`` when the text is small) when character-like marks line up in
+        rows; else the reverse image search."""
+        region = text_region(self._pixels) if self.ocr and self._pixels is not None else None
+        if region is None or self._pixels is None:
+            return self._image_search(f"{lead} Identify what {self._image} shows with a reverse image search.")
+        x, y, w, h = region
+        share = w * h / (self._pixels.width * self._pixels.height)
+        if share < 0.3:
+            self._stage = "crop"
+            return _call(f"{lead} Character-shaped marks line up in rows inside x={x}, y={y}, {w}×{h} px, "
+                         f"{share:.0%} of {self._image}: crop to them before reading the text.", "crop",
+                         {"image": self._image, "x": x, "y": y, "width": w, "height": h})
+        self._stage = "ocr"
+        return _call(f"{lead} Character-shaped marks line up in rows over {share:.0%} of {self._image}: read "
+                     "the text with layout_parsing.", "layout_parsing", {"image": self._image})
+
+    def _after_crop(self, observation: str, _: Sequence[Image.Image]) -> str:
+        self._crop = f"img_{self._images}"
+        self._stage = "ocr"
+        return _call(f"The crop is {self._crop}; read its text with layout_parsing.", "layout_parsing",
+                     {"image": self._crop})
+
+    def _after_ocr(self, observation: str, _: Sequence[Image.Image]) -> str:
+        text = observation.split("ALL RECOGNIZED TEXT:", 1)[1].strip() if "ALL RECOGNIZED TEXT:" in observation \
+            else ""
+        read = f'layout_parsing read: "{_clip(text, 160)}".' if text else "layout_parsing found no legible text."
+        return self._image_search(f"{read} The text alone does not settle what the picture is; identify "
+                                  f"{self._image} with a reverse image search.")
 
     def _goal(self) -> str:
         hops = len(self.plan.relations)
         return (f"The question asks for the {self.plan.attribute.replace('_', ' ')} of an entity {hops} "
                 f"link{'s' if hops != 1 else ''} away from what img_1 shows.")
 
-    def _after_repair(self, observation: str, _: Sequence[Image.Image]) -> str:
+    def _after_repair(self, observation: str, images: Sequence[Image.Image]) -> str:
         if self._images > 1:
             self._image = f"img_{self._images}"
-        return self._image_search(f"The repaired picture is {self._image}; run the reverse image search on it.")
+        if images:
+            self._pixels = images[0]
+        return self._look_for_text(f"The repaired picture is {self._image}.")
 
     def _image_search(self, think: str) -> str:
         self._stage = "identify"

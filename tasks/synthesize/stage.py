@@ -69,7 +69,7 @@ def offline_policy(row: PoolRow, rollout: int, system: str) -> Policy | str:
     if not row.nodes or not row.attribute or len(row.relations) != len(row.nodes) - 1:
         return "offline_teacher_needs_path"
     plan = Plan(row.question, row.answer, row.aliases, row.nodes, row.relations, row.attribute, row.degradation)
-    return OfflinePolicy(PathGuidedPolicy(plan), name=OFFLINE)
+    return OfflinePolicy(PathGuidedPolicy(plan, ocr='"layout_parsing"' in system), name=OFFLINE)
 
 
 def _blobs(data_dir: Path, judged: list[Judged]) -> list[BlobRow]:

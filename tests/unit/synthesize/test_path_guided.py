@@ -85,3 +85,18 @@ def test_hop_evidence_prefers_the_sentence_with_the_relation_cue_and_spans_are_c
     assert copy_span("it covers 44,579,000 square kilometers, about 30%", ["44579000 km2"]) == \
         "44,579,000 square kilometers"
     assert copy_span("nothing", ["x"]) is None
+
+
+def test_small_text_is_cropped_and_read_before_the_image_search() -> None:
+    sign = Image.new("RGB", (1024, 768), (235, 235, 235))
+    ImageDraw.Draw(sign).text((60, 650), "WELCOME TO LUANDA 1975", fill=(0, 0, 0), font_size=40)
+    p = PathGuidedPolicy(PLAN, ocr=True)
+    name, args, think = call(p.next_turn(PLAN.question, images=[sign]))
+    assert name == "crop" and args["image"] == "img_1" and "Character-shaped marks" in think
+    assert 600 <= int(str(args["y"])) <= 660 and int(str(args["width"])) < 1024
+    assert call(p.next_turn("Cropped.\nNew image: img_2 (500×60 px).", new_images=1))[:2] == (
+        "layout_parsing", {"image": "img_2"})
+    name, args, think = call(p.next_turn("Layout Parsing SUCCESS: 1 text blocks detected.\n[Text Block 1] WELCOME "
+                                         "TO LUANDA 1975\n\nALL RECOGNIZED TEXT:\nWELCOME TO LUANDA 1975"))
+    assert (name, args) == ("image_search", {"image": "img_1"}) and "WELCOME TO LUANDA 1975" in think
+    assert call(PathGuidedPolicy(PLAN).next_turn(PLAN.question, images=[sign]))[0] == "image_search"  # no OCR tool
