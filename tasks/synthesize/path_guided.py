@@ -45,6 +45,7 @@ from toolenv.judging import fold, found_in, match_titles, passages
 
 NAME = "path-guided"
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(\[])|\n+")
+_SLOT = re.compile(r"\{\w*\}")             # a relation template's slot ("that was released just before {x}")
 _CAPS_WORD = re.compile(r"\b[A-Z][\w'’\-]*")
 _URL = re.compile(r"Title: ([^\n]*)\nURL: (\S+)")
 GIVE_UP = "The answer cannot be determined from the evidence found."
@@ -180,9 +181,9 @@ class PathGuidedPolicy:
         return turn
 
     def _known(self, text: str) -> str:
-        """``text`` without capitalised words that nothing seen so far contains (relation cues are quoted
-        from the hidden path's sentences and may name what the policy has not seen)."""
-        kept = [w for w in text.split() if not _CAPS_WORD.match(w) or mentions(self._seen, w)]
+        """``text`` without template slots and without capitalised words that nothing seen so far contains
+        (relation cues are quoted from the hidden path's sentences and may name what the policy has not seen)."""
+        kept = [w for w in _SLOT.sub(" ", text).split() if not _CAPS_WORD.match(w) or mentions(self._seen, w)]
         return " ".join(kept)
 
     @staticmethod
