@@ -64,10 +64,22 @@ def _durations(text: str) -> list[str]:
     return [f"{mins} minutes {secs} seconds", f"{mins} min {secs} s", f"{mins}m{secs:02d}s"]
 
 
+def names_of(answer: str, entity_names: Iterable[str]) -> list[str]:
+    """The entity's other names that are names of it: parenthetical qualifiers dropped, and only those sharing
+    a word with the answer (a redirect from a song title to its singer is not the singer's name)."""
+    words = {w.casefold() for w in re.findall(r"\w+", answer) if len(w) >= 3}
+    out = []
+    for name in entity_names:
+        bare = re.sub(r"\s*\([^)]*\)\s*$", "", name).strip()
+        if bare and words & {w.casefold() for w in re.findall(r"\w+", bare)}:
+            out.append(bare)
+    return out
+
+
 def answer_aliases(answer: str, entity_names: Iterable[str] = ()) -> tuple[str, ...]:
     """Other forms of ``answer`` (never the answer itself), sorted, deduplicated case-insensitively."""
     a = " ".join(answer.split())
-    cands = [*(_dates(a) or _durations(a) or _numbers(a)), *entity_names]
+    cands = [*(_dates(a) or _durations(a) or _numbers(a)), *names_of(a, entity_names)]
     seen = {a.casefold()}
     out = []
     for c in cands:

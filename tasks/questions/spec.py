@@ -46,6 +46,10 @@ OBFUSCATED = {
     "occupation": "What did {x} do for a living?",
     "launch date": "When did {x} leave the ground?",
 }
+#: Attributes whose value is a person: the question asks "Who is …".
+PERSON_ATTRIBUTES = frozenset({"producer", "director", "writer", "composer", "lyricist", "author", "spouse",
+                               "leader", "mayor", "founder", "architect", "designer", "editor", "publisher",
+                               "narrator", "presenter", "creator", "artist", "coach", "manager", "owner"})
 DOMAIN_NOUNS = {"person": "person", "organism": "organism"}
 _TYPE_NOISE = re.compile(r"^(infobox|infoskreine)\s*", re.IGNORECASE)
 _PERSON_TYPES = ("person", "officeholder", "philosopher", "writer", "scientist", "artist", "musical artist",
@@ -112,7 +116,8 @@ def render(spec: QuestionSpec) -> str:
     target = _describe(spec.hops[h - 1], desc)
     if spec.obfuscated and spec.attribute_phrase in OBFUSCATED:
         return OBFUSCATED[spec.attribute_phrase].format(x=target)
-    return f"What is the {spec.attribute_phrase} of {target}?"
+    wh = "Who" if spec.attribute_phrase in PERSON_ATTRIBUTES else "What"
+    return f"{wh} is the {spec.attribute_phrase} of {target}?"
 
 
 def can_obfuscate(spec: QuestionSpec) -> bool:

@@ -175,7 +175,7 @@ def test_whole_item_is_grounded_gated_and_leak_free() -> None:
     out = make_question(path, nodes, ChainFacts((1,), {"Flag of Algeria.png": 1}),
                         [cand("Flag of Algeria.png", "infobox")], model, leaks, s, None, random.Random(0))
     assert out.reject is None, out
-    assert out.final == "What is the mayor of the capital of the country whose flag is shown in the image?"
+    assert out.final == "Who is the mayor of the capital of the country whose flag is shown in the image?"
     assert {g.gate: g.verdict for g in out.gates} == {"masking": "pass", "uniqueness": "pass",
                                                       "visual_relevance": "pass", "answer_length": "pass",
                                                       "question_length": "pass", "chain_shortcut": "skip"}
