@@ -56,6 +56,23 @@ class ExternalSource(_Strict):
         return self if self.path.is_absolute() else self.model_copy(update={"path": (base / self.path).resolve()})
 
 
+class EmbeddingConfig(_Strict):
+    """The optional sentence-embedding matcher of decontamination (``tasks.pool.embedding``): a model a package
+    ships (default: all-MiniLM-L6-v2 from the ``embed`` extra), loaded from a local folder whose weights match
+    ``sha256``; never fetched from the Hub."""
+
+    package: str = Field(default="all_minilm_l6_v2", description="Python package that ships model.zip")
+    model_dir: Path | None = Field(default=None, description="a local sentence-transformers folder instead of "
+                                   "the package's (extracted under <data_dir>/models/<package>/)")
+    sha256: str = Field(default="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+                        pattern=r"^[0-9a-f]{64}$", description="of model.safetensors")
+    min_cosine: float = Field(default=0.86, gt=0.0, le=1.0)
+    min_cosine_same_answer: float = Field(default=0.75, gt=0.0, le=1.0)
+    min_words_similarity: float = Field(default=0.2, ge=0.0, le=1.0, description=(
+        "an embedding match also needs this content-word similarity: a sentence encoder scores two "
+        "same-template questions about different entities high"))
+
+
 class DecontamConfig(_Strict):
     """Drop pool items that overlap an evaluation benchmark in question text or image.
 
@@ -84,6 +101,15 @@ class DecontamConfig(_Strict):
     phash_max_distance: int = Field(default=6, ge=0, le=16)
     phash_crops: bool = True
     thumb_max_rms: float = Field(default=8.0, ge=0.0, le=64.0, description="0 turns the thumbnail check off")
+    paraphrase: bool = Field(default=True, description="false: the n-gram rule only (questions under ngram "
+                             "tokens unchecked): the old behaviour, kept as the benchmark's baseline")
+    content_min_similarity: float = Field(default=0.6, gt=0.0, le=1.0, description=(
+        "paraphrase rule: IDF-weighted Jaccard of normalised content words (tasks.pool.paraphrase); any length"))
+    content_min_similarity_same_answer: float = Field(default=0.4, gt=0.0, le=1.0,
+                                                      description="the same, when the answers are equal (folded)")
+    content_min_words: int = Field(default=2, ge=1, description="questions with fewer content words are not "
+                                   "compared by the paraphrase rules (the image check still applies)")
+    embedding: EmbeddingConfig | None = Field(default=None, description="sentence-embedding matcher; none = off")
 
 
 class EnhanceConfig(_Strict):

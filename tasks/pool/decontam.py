@@ -22,18 +22,16 @@ two crops, a true duplicate).
 from __future__ import annotations
 
 import io
-import re
-import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 from PIL import Image
 
 from schemas.pool import DecontamConfig
+from tasks.pool.paraphrase import ContentIndex, EmbeddingIndex, Encoder, content_words, folded_answer, tokens
 
-_WORD = re.compile(r"\w+")
 THUMB_SIDE = 8
 THUMB_DIM = THUMB_SIDE * THUMB_SIDE * 3
 THUMB_MIN_STD = 16.0
@@ -51,20 +49,18 @@ class BenchmarkRef:
     benchmark: str
     ref_id: str                   # the row's id, or ``row<n>``
     text: str                     # its question, or its image reference
+    answer: str = ""              # its answer (text refs), for the same-answer thresholds
+
+
+MatchKind = Literal["question_overlap", "question_paraphrase", "question_embedding", "image_match"]
 
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    kind: Literal["question_overlap", "image_match"]
+    kind: MatchKind
     ref: BenchmarkRef
-    distance: float               # text: overlap fraction; image: Hamming bits
+    distance: float               # text: overlap fraction / similarity; image: Hamming bits
     detail: str
-
-
-def tokens(text: str) -> list[str]:
-    """Accent-folded, case-folded word tokens."""
-    folded = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return _WORD.findall(folded.casefold())
 
 
 def ngrams(toks: list[str], n: int) -> set[tuple[str, ...]]:
@@ -230,15 +226,80 @@ class ImageIndex:
 
 @dataclass(slots=True)
 class Decontaminator:
-    """Both indexes of one build; ``check`` tests a pool item (question first, then image)."""
+    """The indexes of one build; ``check`` tests a pool item: the n-gram fast path, then the paraphrase rules
+    (content words, then the embedding when configured; ``tasks.pool.paraphrase``), then the image."""
 
     questions: QuestionIndex
     images: ImageIndex
+    cfg: DecontamConfig | None = None
+    content: ContentIndex = field(default_factory=ContentIndex)
+    embeddings: EmbeddingIndex | None = None
+    refs: list[BenchmarkRef] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+    _qid: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @classmethod
-    def empty(cls, cfg: DecontamConfig) -> Decontaminator:
+    def empty(cls, cfg: DecontamConfig, encoder: Encoder | None = None) -> Decontaminator:
         return cls(QuestionIndex(cfg.ngram, cfg.min_overlap, cfg.template_df),
-                   ImageIndex(cfg.phash_max_distance, cfg.thumb_max_rms))
+                   ImageIndex(cfg.phash_max_distance, cfg.thumb_max_rms), cfg,
+                   embeddings=EmbeddingIndex(encoder) if encoder is not None else None)
 
-    def check(self, question: str, image: Fingerprint | None) -> Match | None:
-        return self.questions.match(question) or (self.images.match(image) if image is not None else None)
+    def add_question(self, ref: BenchmarkRef) -> None:
+        """Index one benchmark question (and its answer) for every text rule."""
+        self.questions.add(ref)
+        self.content.add(ref.text)
+        if self.embeddings is not None:
+            self.embeddings.add(ref.text)
+        self._qid[(ref.benchmark, ref.ref_id)] = len(self.refs)
+        self.refs.append(ref)
+        self.answers.append(folded_answer(ref.answer))
+
+    def _paraphrase(self, question: str, answer: str) -> Match | None:
+        cfg = self.cfg
+        if cfg is None or not cfg.paraphrase or not self.refs:
+            return None
+        near = self.content.nearest(question, cfg.content_min_words)
+        if near is not None:
+            same = bool(answer) and self.answers[near.qid] == answer
+            limit = cfg.content_min_similarity_same_answer if same else cfg.content_min_similarity
+            if near.score >= limit:
+                return Match("question_paraphrase", self.refs[near.qid], near.score,
+                             f"content-word similarity {near.score:.2f} (min {limit}{', same answer' if same else ''})"
+                             f"; shared {list(near.shared)[:8]}")
+        return self._embedding(question, answer)
+
+    def _embedding(self, question: str, answer: str) -> Match | None:
+        cfg, emb = self.cfg, self.embeddings
+        if cfg is None or cfg.embedding is None or emb is None:
+            return None
+        words = content_words(question)
+        if len(words) < cfg.content_min_words:
+            return None
+        e = cfg.embedding
+        for qid, cos in emb.top(emb.embed([question])[0], 5):
+            same = bool(answer) and self.answers[qid] == answer
+            limit = e.min_cosine_same_answer if same else e.min_cosine
+            overlap = self.content.similarity(words, self.content.words(qid))
+            if cos >= limit and overlap >= e.min_words_similarity:
+                return Match("question_embedding", self.refs[qid], round(cos, 4),
+                             f"embedding cosine {cos:.3f} (min {limit}{', same answer' if same else ''}), "
+                             f"content-word similarity {overlap:.2f}")
+        return None
+
+    def _overlap(self, question: str, answer: str) -> Match | None:
+        """The n-gram fast path, confirmed by the content words when a paraphrase config is present: a shared
+        8-gram of template phrasing ("what is the most famous work written by") about another entity is not a
+        copy (its content-word similarity stays under ``content_min_similarity``)."""
+        m = self.questions.match(question)
+        if m is None or self.cfg is None or not self.cfg.paraphrase:
+            return m
+        qid = self._qid.get((m.ref.benchmark, m.ref.ref_id))
+        if qid is None or (answer and self.answers[qid] == answer):
+            return m
+        sim = self.content.similarity(content_words(question), self.content.words(qid))
+        return m if sim >= self.cfg.content_min_similarity else None
+
+    def check(self, question: str, image: Fingerprint | None, answer: str | None = None) -> Match | None:
+        folded = folded_answer(answer)
+        return (self._overlap(question, folded) or self._paraphrase(question, folded)
+                or (self.images.match(image) if image is not None else None))

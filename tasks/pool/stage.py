@@ -19,9 +19,11 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from schemas.pool import Degradation, ExternalSource, PoolConfig, PoolItem, PoolReject
+from schemas.run_config import ShardSpec
 from tasks.ingest.images import DecodedImage, ImageProblem, inspect_image, store_image
-from tasks.pool.decontam import BenchmarkRef, Decontaminator, Fingerprint, fingerprint, tokens
+from tasks.pool.decontam import BenchmarkRef, Decontaminator, Fingerprint, fingerprint
 from tasks.pool.degrade import degrade, item_rng, select_items
+from tasks.pool.paraphrase import tokens
 from tasks.pool.sources import LoadedRow, RowReject, load_rows
 from warehouse import pool as repo
 from warehouse.db import Connection
@@ -38,9 +40,17 @@ class _Candidate:
     data: bytes | None = None
 
 
-def benchmark_index(cfg: PoolConfig) -> tuple[Decontaminator, Counter[str]]:
-    """Index every benchmark's questions and images once. Returns the index and ``note:*`` counts."""
-    dec = Decontaminator.empty(cfg.decontam)
+def benchmark_index(cfg: PoolConfig, models_dir: Path | None = None) -> tuple[Decontaminator, Counter[str]]:
+    """Index every benchmark's questions and images once. Returns the index and ``note:*`` counts.
+
+    ``models_dir``: where the configured embedding model is extracted (``<data_dir>/models``); the model is
+    loaded only when benchmarks are configured."""
+    encoder = None
+    if cfg.decontam.embedding is not None and cfg.decontam.benchmarks:
+        from tasks.pool.embedding import load_encoder
+
+        encoder = load_encoder(cfg.decontam.embedding, models_dir or Path("models"))
+    dec = Decontaminator.empty(cfg.decontam, encoder)
     notes: Counter[str] = Counter()
     for bench in cfg.decontam.benchmarks:
         for row in load_rows(bench, max_image_bytes=cfg.max_image_bytes, max_image_pixels=cfg.max_image_pixels,
@@ -49,7 +59,7 @@ def benchmark_index(cfg: PoolConfig) -> tuple[Decontaminator, Counter[str]]:
                 notes[f"note:benchmark_row_skipped:{row.reason}"] += 1
                 continue
             ref_id = row.ext_id or f"row{row.row}"
-            dec.questions.add(BenchmarkRef(bench.name, ref_id, row.question))
+            dec.add_question(BenchmarkRef(bench.name, ref_id, row.question, row.answer or ""))
             if row.image_problem:
                 notes["note:benchmark_image_unusable"] += 1
             if row.image_bytes is not None:
@@ -103,7 +113,7 @@ def _candidates(con: Connection, cfg: PoolConfig, base_dir: Path, notes: Counter
 
 
 def _decontam_reject(c: _Candidate, dec: Decontaminator) -> PoolReject | None:
-    m = dec.check(c.item.question, c.image)
+    m = dec.check(c.item.question, c.image, c.item.answer)
     if m is None:
         return None
     return PoolReject(item_id=c.item.item_id, source=c.item.source, stage="decontam", reason=m.kind,
@@ -111,20 +121,25 @@ def _decontam_reject(c: _Candidate, dec: Decontaminator) -> PoolReject | None:
                       distance=m.distance, detail=m.detail)
 
 
-def build_pool(con: Connection, cfg: PoolConfig, run_id: str, base_dir: Path) -> dict[str, int]:
+def build_pool(con: Connection, cfg: PoolConfig, run_id: str, base_dir: Path, *,
+               shard: ShardSpec | None = None) -> dict[str, int]:
     """Merge ``vqa_items`` with the external sources, drop duplicates and benchmark overlaps, persist.
 
     Wiki items come first (an external row repeating one is the duplicate), then sources in config
     order. A duplicate is the same normalised question with the same image (sha256, or URL).
 
     Args:
+        shard: only the candidates whose duplicate key (normalised question + image) this shard owns
+            (``ShardSpec.owns("pool", key)``; rejected source rows by their unit id). Every duplicate of an
+            item shares its key, hence its shard, so the shards' pools together are the one-worker pool.
         base_dir: the data dir: wiki images are read from and external images written to
             ``base_dir/images/<sha[:2]>/<sha>.<ext>``. Source paths are used as configured (resolve
             them at config load with ``PoolConfig.resolved``).
 
     Returns:
         Counts keyed ``outcome:reason``: ``kept:<source>``, ``dropped:merge:<reason>``,
-        ``dropped:decontam:<question_overlap|image_match>``, and ``note:*`` (benchmark rows indexed,
+        ``dropped:decontam:<question_overlap|question_paraphrase|question_embedding|image_match>``, and
+        ``note:*`` (benchmark rows indexed,
         benchmark rows or images skipped, URL-only items kept, unreadable wiki images).
 
     Reads: ``vqa_items`` (+ ``all_aliases`` for answer aliases), the wiki image files, the source and
@@ -137,7 +152,7 @@ def build_pool(con: Connection, cfg: PoolConfig, run_id: str, base_dir: Path) ->
         ConfigError: a mapped column is missing or a format/split is unknown.
         SourceError: a source or benchmark file is missing or unreadable.
     """
-    dec, notes = benchmark_index(cfg)
+    dec, notes = benchmark_index(cfg, base_dir / "models")
     counts: Counter[str] = Counter(notes)
     kept: list[PoolItem] = []
     rejects: list[PoolReject] = []
@@ -146,11 +161,15 @@ def build_pool(con: Connection, cfg: PoolConfig, run_id: str, base_dir: Path) ->
     seen_content: dict[tuple[str, str], str] = {}
     for c in _candidates(con, cfg, base_dir, counts):
         if isinstance(c, PoolReject):
+            if shard is not None and not shard.owns("pool", c.item_id):
+                continue
             rejects.append(c)
             counts[f"dropped:merge:{c.reason}"] += 1
             continue
         item = c.item
         key = (" ".join(tokens(item.question)), item.image_sha256 or item.image_url or "")
+        if shard is not None and not shard.owns("pool", "\n".join(key)):
+            continue
         first = seen_content.get(key) or (item.item_id if item.item_id in seen_ids else None)
         if first is not None:
             why = "same question and image as" if key in seen_content else "same id as"
@@ -189,10 +208,10 @@ def _load_rgb(path: Path) -> Image.Image | None:
 
 def enhance_pool(con: Connection, cfg: PoolConfig, run_id: str, item_ids: Sequence[str],
                  base_dir: Path) -> dict[str, int]:
-    """Degrade ``ceil(fraction · n)`` of ``item_ids`` (the difficulty filter's survivors) — one kind each.
+    """Degrade the enhancement subset of ``item_ids`` (the difficulty filter's survivors) — one kind each.
 
-    Pass the whole filtered pool in one call: the subset is ranked over exactly these ids (see
-    ``tasks.pool.degrade``), so batches would each get their own ``fraction``. Ids not in ``pool_items``
+    Whether an item is in the subset is its own seeded-hash draw (``tasks.pool.degrade.selected``), so any
+    batch or shard of the filtered pool may be passed. Ids not in ``pool_items``
     and items with only an image URL are not eligible (counted as ``skipped:*``).
 
     Returns:

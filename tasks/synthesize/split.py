@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from tasks.pool.decontam import tokens
+from tasks.pool.paraphrase import tokens
 from warehouse import splits as splits_repo
 from warehouse.db import Connection
 from warehouse.splits import SplitRow
