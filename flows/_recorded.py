@@ -9,7 +9,7 @@ from typing import TypeVar
 from schemas.errors import PipelineError
 from schemas.run_config import RunConfig
 from tasks.runs.record import new_run_id, writer
-from tasks.runs.steps import finish_run, start_run
+from tasks.runs.steps import finish_run, publish_artifacts, start_run
 
 T = TypeVar("T")
 
@@ -17,7 +17,8 @@ T = TypeVar("T")
 def recorded(flow_name: str, config: RunConfig, data_dir: Path, run_id: str | None, record_run: bool,
              body: Callable[[str], T]) -> T:
     """Call ``body(run_id)`` holding the warehouse's writer lock (a second writing run fails at once); when
-    ``record_run``, record the run's start and how it ended."""
+    ``record_run``, record the run's start and how it ended, and publish the run's artifacts (funnel, rejects
+    by reason, the newest export)."""
     run_id = run_id or new_run_id(flow_name)
     with writer(data_dir):
         if record_run:
@@ -30,4 +31,5 @@ def recorded(flow_name: str, config: RunConfig, data_dir: Path, run_id: str | No
             raise
         if record_run:
             finish_run(data_dir, run_id, "completed")
+            publish_artifacts(data_dir, flow_name)       # funnel, rejects by reason, the export: in the Prefect UI
         return result

@@ -72,3 +72,10 @@ def trajectory_turns(con: Connection, trajectory_ids: list[str]
     for tid, idx, role, content, tool, args, error in rows:
         out[str(tid)].append((int(idx), str(role), str(content), tool, args, error))
     return out
+
+
+def latest_export_counts(con: Connection) -> tuple[int, int, int] | None:
+    """``(sft_rows, rl_train, rl_validation)`` of the newest export."""
+    row = con.execute("SELECT sft_rows, rl_train, rl_validation FROM exports "
+                      "ORDER BY created_at DESC LIMIT 1").fetchone()
+    return (int(row[0]), int(row[1]), int(row[2])) if row else None
