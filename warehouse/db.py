@@ -181,3 +181,24 @@ def table_counts(con: Connection) -> list[tuple[str, str, int]]:
         n = con.execute("SELECT count(*) FROM " + ident).fetchall()[0][0]  # noqa: S608 - quoted catalog name
         out.append((str(name), "view" if "VIEW" in str(kind) else "table", int(n)))
     return out
+
+
+def read_arrow(con: Connection, name: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+    """A named query (``warehouse/sql/queries/<name>.sql``) or a table or view of the main schema, as a pyarrow
+    Table (``polars.from_arrow`` takes it without a copy; nothing goes through pandas).
+
+    Raises:
+        WarehouseError: ``name`` is neither a named query nor a table or view.
+    """
+    if name in query_names():
+        text = load_query(name)
+        if params is None:                       # unset named parameters bind NULL (= "all")
+            params = dict.fromkeys(re.findall(r"\$([a-z_]+)", text))
+        return con.sql(text, params=params or None).to_arrow_table()
+    names = {str(r[0]) for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                            "WHERE table_schema = 'main'").fetchall()}
+    if name not in names:
+        raise WarehouseError(f"no named query, table or view {name!r}; see `searchvl inspect` and "
+                             "`searchvl inspect queries`")
+    ident = '"' + name.replace('"', '""') + '"'
+    return con.sql("SELECT * FROM " + ident).to_arrow_table()  # noqa: S608 - a catalog name, quoted

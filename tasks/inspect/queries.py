@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from warehouse import db
 
 Rows = tuple[list[str], list[tuple[Any, ...]]]
@@ -52,6 +54,21 @@ def item_with_turns(warehouse: Path, item_id: str
         sections = item_sections(con, item_id)
         ids = [str(r[0]) for name, (_, rows) in sections if name == "trajectories" for r in rows]
         return sections, trajectory_turns(con, ids)
+
+
+def frame(name: str, data_dir: Path | str = "var", params: dict[str, Any] | Sequence[Any] | None = None
+          ) -> pl.DataFrame:
+    """A named query or a table/view of ``<data_dir>/warehouse.duckdb`` as a polars DataFrame, read from a
+    read-only snapshot (safe while a run writes)::
+
+        from tasks.inspect.queries import frame
+        frame("funnel")                    # warehouse/sql/queries/funnel.sql
+        frame("accepted_trajectories")     # any table or view
+    """
+    with db.snapshot(Path(data_dir) / "warehouse.duckdb") as con:
+        out = pl.from_arrow(db.read_arrow(con, name, params))     # DuckDB → Arrow → polars
+    assert isinstance(out, pl.DataFrame)
+    return out
 
 
 def latest_export(warehouse: Path) -> tuple[str, str] | None:

@@ -27,3 +27,23 @@ def test_rejects_table_fits_100_columns(tmp_path: Path) -> None:
     assert "Seed title number 3" in res.output
     res = runner.invoke(app, ["inspect", "rejects", "--data-dir", str(tmp_path), "-f", "csv"])
     assert '""reason_19"": 19' in res.output            # csv-quoted, in full
+
+
+def test_frame_reads_a_named_query_or_a_table_as_polars(tmp_path: Path) -> None:
+    import polars as pl
+    import pytest
+
+    from schemas.errors import WarehouseError
+    from tasks.inspect.queries import frame
+
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        upsert_rejects(con, "sample_paths", "r1", [("u1", "no_image", ""), ("u2", "no_image", "")])
+        upsert_rejects(con, "ingest", "r1", [("u3", "invalid_title", "")])
+    by_reason = frame("rejects_by_reason", tmp_path)
+    assert isinstance(by_reason, pl.DataFrame)
+    assert by_reason.rows() == [("ingest", "invalid_title", 1), ("sample_paths", "no_image", 2)]
+    assert frame("rejects", tmp_path).height == 3                         # $stage unset: every stage
+    assert frame("rejects", tmp_path, {"stage": "ingest"}).height == 1
+    assert frame("unit_rejects", tmp_path).columns[:3] == ["stage", "unit_id", "reason"]
+    with pytest.raises(WarehouseError, match="no named query, table or view"):
+        frame("nope; DROP TABLE x", tmp_path)
