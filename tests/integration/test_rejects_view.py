@@ -33,6 +33,6 @@ def test_a_pre_014_warehouse_keeps_its_rejects(tmp_path: Path) -> None:
 def test_writers_land_in_the_view(tmp_path: Path) -> None:
     with db.connect(tmp_path / "w.duckdb") as con:
         upsert_rejects(con, "sample_paths", "r1", [("enwiki:x:Seed", "no_image", "")])
-        cols, rows = db.run_query(con, "rejects", {"stage": None})
+        _, rows = db.run_query(con, "rejects", {"stage": None})
         assert [r[:3] for r in rows] == [("sample_paths", "enwiki:x:Seed", "no_image")]
         assert con.execute("SELECT count(*) FROM rejects").fetchone() == (1,)
