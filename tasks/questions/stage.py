@@ -146,8 +146,11 @@ def question_all(con: Connection, cfg: QuestionsConfig, run_id: str, data_dir: P
                                                policy=commons_policy)
             counts[("commons_search", outcome_c)] += 1
         cands = [ImageCandidate(**c) for c in repo.image_candidates(con, path.wiki, path.seed_title)]
-        competitors = chain_competitors(con, path)
-        facts = ChainFacts(tuple(len(c) + 1 for c in competitors),
+        relational = all("{x}" in e.relation for e in path.edges)
+        competitors = chain_competitors(con, path) if relational else ()
+        fanout = (tuple(len(c) + 1 for c in competitors) if relational
+                  else repo.relation_fanout(con, path.wiki, path.edges))
+        facts = ChainFacts(fanout,
                            image_page_counts(repo.image_subjects(con, path.wiki, [c.sha256 for c in cands]),
                                              nodes[0].infobox_type), competitors)
         leaks = LeakChecker({n.title: n.aliases for n in nodes}, cfg.fuzzy_leak_threshold)
