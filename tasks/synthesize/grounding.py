@@ -15,8 +15,8 @@ Rules, in the order they are reported:
 3. ``entity_provenance`` — every path-node name and every
    capitalised entity that an assistant turn writes in ``<think>`` or a tool argument already appears
    in the question or an earlier observation (compared folded, whole words). A capitalised run that
-   is not found as a whole passes when it splits into runs that are each found; a single word passes
-   when it is a common sentence opener.
+   is not found as a whole passes when it splits into runs that are each found; the first word of a
+   sentence and a few measurement terms are not taken for entities (a path node there is still caught).
 4. ``answer_provenance`` — the final answer (the ``\\boxed{}`` content) is a span of a tool observation
    after folding; when the final turn names pages whose passages were returned, one of those passages
    contains it (the answer comes from the page the trajectory says it came from).
@@ -36,6 +36,7 @@ from toolenv.judging import extract_answer, fold, passages
 RULE_ORDER = ("schema_conformity", "hidden_label", "entity_provenance", "answer_provenance")
 _CAPS = re.compile(r"[A-Z][\w'’.\-]*(?:[ \t]+[A-Z][\w'’\-]*)*")
 _POSSESSIVE = re.compile(r"['’]s?$")
+_OPENS = re.compile(r"(?:^|[.!?:;]\s+|\n\s*|[\"“(]\s*)$")
 _IMAGE_ID = re.compile(r"^img_\d+$")
 _TOOL_NAME = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
 #: Words that open a sentence without naming anything, and measurement terms (checked only when the word
@@ -131,22 +132,27 @@ def schema_problem(name: str, arguments: Mapping[str, Any], schemas: Sequence[Ma
 # ----------------------------------------------------------------------------- entities
 
 
-def capitalised_runs(text: str) -> list[str]:
-    """Runs of capitalised words (``Atlantic Ocean``), without image ids and tool names."""
-    return [_POSSESSIVE.sub("", m.group(0).rstrip(".")) for m in _CAPS.finditer(_TOOL_NAME.sub(" ", text))]
+def capitalised_runs(text: str) -> list[tuple[str, bool]]:
+    """Runs of capitalised words (``Atlantic Ocean``), without image ids and tool names, each with whether it
+    opens a sentence."""
+    clean = _TOOL_NAME.sub(" ", text)
+    return [(_POSSESSIVE.sub("", m.group(0).rstrip(".")), bool(_OPENS.search(clean[:m.start()])))
+            for m in _CAPS.finditer(clean)]
 
 
 def unseen_entities(text: str, context: str) -> list[str]:
-    """Capitalised runs of ``text`` that the folded ``context`` does not contain (see rule 3)."""
+    """Capitalised words of ``text`` that the folded ``context`` does not contain (see rule 3). The first word
+    of a sentence is capitalised anyway ("Enough evidence."): it counts only inside a run that names something
+    seen ("Luanda Angola" splits into seen runs) — a path node there is caught by the node rule."""
     missing: list[str] = []
-    for run in capitalised_runs(text):
+    for run, opens in capitalised_runs(text):
         words = run.split()
         i = 0
         while i < len(words):
             j = next((j for j in range(len(words), i, -1) if _has(context, " ".join(words[i:j]))), None)
             if j is None:
                 word = words[i]
-                if fold(word) and fold(word) not in OPENERS:
+                if fold(word) and fold(word) not in OPENERS and not (opens and i == 0):
                     missing.append(word)
                 i += 1
             else:

@@ -18,8 +18,45 @@ def _text(message: dict[str, Any]) -> str:
     return str(content or "")
 
 
+#: What the scripted teachers answer when no passage came back (``pipeline_responder``'s teacher cannot know the
+#: right answer: it answers a passage title it read, and its judge is lenient).
+PIPELINE_ANSWER = "I do not know"
+
+
+#: The scripted teacher's search budget: it crawls the passage titles it has read until one shows the answer.
+MAX_SEARCHES = 12
+
+
+def _search(think: str, query: str) -> Reply:
+    return Reply(f"<think>{think}</think>\n<tool_call>" + json.dumps({"name": "text_search", "arguments": {"q": query}})
+                 + "</tool_call>")
+
+
+def _seen(messages: list[dict[str, Any]]) -> str:
+    """The tool responses the teacher has read so far (user messages after the task)."""
+    return "\n".join(_text(m) for m in messages[2:] if m["role"] == "user")
+
+
+def _find(text: str, reference: str | None) -> str | None:
+    """``reference`` as written in ``text`` (whole words, any case), else None."""
+    m = re.search(rf"(?<!\w){re.escape(reference)}(?!\w)", text, re.I) if reference else None
+    return m.group(0) if m else None
+
+
+def grounded_answer(seen: str, reference: str | None) -> str:
+    """What a grounded teacher can answer: the reference as the observations write it when they show it, else
+    the first passage title they returned (a span of an observation either way), else "I do not know"."""
+    found = _find(seen, reference)
+    if found:
+        return found
+    title = re.search(r"^Title: (.+)$", seen, re.M)
+    return title.group(1).strip() if title else PIPELINE_ANSWER
+
+
 def responder(answers: dict[str, str]) -> Any:
-    """Teacher: image_search, one text_search, then the answer. Solver: does not know. Judges: fair."""
+    """Teacher: image_search, a text_search on the question's first words, then searches for the passage titles
+    it has read until one shows the answer it knows (at most ``MAX_SEARCHES`` turns), then an answer it can
+    ground: that answer as written there, else the first passage title. Solver: does not know. Judges: fair."""
     def reply(messages: list[dict[str, Any]]) -> Reply:
         first = _text(messages[0])
         if "Visual Investigation Agent" in first:
@@ -27,11 +64,17 @@ def responder(answers: dict[str, str]) -> Any:
             question = _text(messages[1])
             if turns == 0:
                 return Reply('<think>Identify the image.</think>\n<tool_call>{"name": "image_search", '
-                             '"arguments": {"url": "img_1"}}</tool_call>')
+                             '"arguments": {"image": "img_1"}}</tool_call>')
             if turns == 1:
-                return Reply("<think>Look it up.</think>\n<tool_call>" + json.dumps(
-                    {"name": "text_search", "arguments": {"q": question[:80]}}) + "</tool_call>")
-            return Reply(f"<think>Enough evidence.</think>\n<response>\\boxed{{{answers[question]}}}</response>")
+                return _search("Look it up.", " ".join(question.split()[:12]))
+            seen, reference = _seen(messages), answers.get(question)
+            asked = {json.loads(c)["arguments"].get("q") for m in messages if m["role"] == "assistant"
+                     for c in re.findall(r"<tool_call>(.*?)</tool_call>", _text(m), re.S)}
+            unread = [t for t in dict.fromkeys(re.findall(r"^Title: (.+)$", seen, re.M)) if t not in asked]
+            if reference and not _find(seen, reference) and unread and turns < MAX_SEARCHES:
+                return _search(f"Read about {unread[0]} next.", unread[0])    # a crawl over titles it has seen
+            answer = grounded_answer(seen, reference)
+            return Reply(f"<think>Enough evidence.</think>\n<response>\\boxed{{{answer}}}</response>")
         if first.startswith("Answer the question about the image."):
             return Reply("\\boxed{I do not know}")
         if "Decide whether the research report" in first:
@@ -45,8 +88,6 @@ def responder(answers: dict[str, str]) -> Any:
     return reply
 
 
-#: The final answer of ``pipeline_responder``'s teacher (it cannot know the right one; its judge is lenient).
-PIPELINE_ANSWER = "the answer the evidence gives"
 
 
 def _between(text: str, tag: str) -> str:
@@ -60,7 +101,8 @@ def pipeline_responder() -> Any:
     - question stage (``prompts/questions/*.j2``): the canonical question is the draft; two generic
       descriptors; every descriptor unique; the answer check answers with the answer node's whole
       infobox (the path's answer is one of its values); the final judge finds one consistent answer;
-    - teacher: image_search, one text_search, then ``PIPELINE_ANSWER``; solver: does not know;
+    - teacher: image_search, one text_search, then the first passage title it read (grounded);
+      solver: does not know;
     - answer judge: correct unless the report does not know; process judge: 0.9.
     Every reply depends only on the request, so a rerun gets the same answers.
     """
@@ -69,7 +111,8 @@ def pipeline_responder() -> Any:
     def reply(messages: list[dict[str, Any]]) -> Reply:
         first, last = _text(messages[0]), _text(messages[-1])
         if "Visual Investigation Agent" in first and sum(m["role"] == "assistant" for m in messages) >= 2:
-            return Reply(f"<think>Enough evidence.</think>\n<response>\\boxed{{{PIPELINE_ANSWER}}}</response>")
+            answer = grounded_answer(_seen(messages), None)
+            return Reply(f"<think>Enough evidence.</think>\n<response>\\boxed{{{answer}}}</response>")
         if "Decide whether the research report" in first:
             report = first.split("Report:", 1)[-1].lower()
             return Reply(f"correct: {'no' if 'i do not know' in report else 'yes'}\nreasoning: compared.")

@@ -55,11 +55,15 @@ def test_model_teacher_and_judges_end_to_end_and_memoised(tmp_path: Path, wareho
     with OpenAIServer(responder(pooled)) as server:
         filtered, made = run(warehouse, tmp_path, server, fast(), "run-1")
         assert filtered == {("kept", "passed_all_gates"): len(pooled)}         # the solver never knew
-        accepted = warehouse.execute("SELECT teacher, answer_judge, process_judge, tool_calls, process_score"
+        accepted = warehouse.execute("SELECT teacher, answer_judge, process_judge, tool_calls, process_score, item_id"
                                      " FROM accepted_trajectories").fetchall()
-        assert len(accepted) == 2 * len(pooled)                                 # keep_per_item 2 of 3 rollouts
+        # the scripted teacher answers only what its search showed (grounding rules): items whose search did
+        # not show the answer are rejected; the others keep 2 of 3 rollouts (keep_per_item)
+        per_item = {a[5]: sum(b[5] == a[5] for b in accepted) for a in accepted}
+        assert per_item and set(per_item.values()) == {2}
         assert {a[:3] for a in accepted} == {("scripted-teacher", "scripted-judge", "scripted-judge")}
-        assert made[("surplus", "over_keep_per_item")] == len(pooled)
+        assert made[("surplus", "over_keep_per_item")] == len(per_item)
+        assert not {r for s, r in made if s == "rejected"} - {"answer_wrong", "hedged"}, made
         purposes = dict(warehouse.execute("SELECT purpose, count(*) FROM llm_calls GROUP BY 1").fetchall())
         assert {"teacher", "solver", "judge:answer", "judge:process"} <= set(purposes)
         sent = len(server.requests)
@@ -105,7 +109,7 @@ def test_budget_cap_stops_cleanly_and_a_higher_cap_finishes(tmp_path: Path, ware
         assert spent is not None and 0.2 <= spent[0] <= 0.2 + 0.015 * 4           # in-flight calls may finish
         done = warehouse.execute("SELECT count(*) FROM synthesis_items").fetchone()
         assert done is not None and done[0] < len(pooled)
-        _, rest = run(warehouse, tmp_path, server, fast(budget_usd=5.0, prices=prices), "run-more")
+        _, rest = run(warehouse, tmp_path, server, fast(budget_usd=50.0, prices=prices), "run-more")
         assert ("stopped", "budget") not in rest
         finished = warehouse.execute("SELECT count(*) FROM synthesis_items").fetchone()
         assert finished == (len(pooled),)

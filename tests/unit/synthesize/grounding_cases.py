@@ -183,6 +183,8 @@ def cases() -> list[Case]:
         Case("angola_perspective_straightened", build(Q_ANGOLA, angola_steps(first=STRAIGHTEN)), persp, None),
         Case("angola_sentence_answer", build(Q_ANGOLA, angola_steps(
             final="The population of Luanda is \\boxed{2,571,861}.")), a, None),
+        Case("angola_opener_not_an_entity", build(Q_ANGOLA, angola_steps(final_think="Enough evidence."))
+             , a, None),
         Case("angola_no_citation", build(Q_ANGOLA, angola_steps(final_think="That settles it."))
              , a, None),
         Case("angola_gate_score_not_repeated", build(Q_ANGOLA, angola_steps()), scored, None),

@@ -60,7 +60,9 @@ def test_schema_problem(name: str, args: dict[str, object], ok: bool) -> None:
 def test_unseen_entities_split_runs_and_openers() -> None:
     context = " angola luanda atlantic ocean "
     assert unseen_entities("Next: Angola Luanda and the Atlantic Ocean.", context) == []
-    assert unseen_entities("The Indian Ocean borders Angola.", context) == ["Indian", "Ocean"][:1]
+    assert unseen_entities("Then the Indian Ocean borders Angola.", context) == ["Indian"]
+    assert unseen_entities("Enough evidence. Zambia borders Angola.", context) == []   # sentence openers
+    assert unseen_entities("Enough evidence: it borders Zambia.", context) == ["Zambia"]
 
 
 def test_the_cascade_rejects_an_ungrounded_trajectory_with_the_rule() -> None:
