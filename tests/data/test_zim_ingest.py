@@ -84,7 +84,8 @@ def test_zim_paths_obey_the_rules(zim: Path, tmp_path: Path) -> None:
         ingest_zim(con, tmp_path, zim)
         # ZIM images are thumbnails (120–250 px), so the image-side floor is lowered; Ray Charles (in-degree
         # 83) is above the hub threshold and must never appear on a path.
-        cfg = small_sampling(seed_min_image_side=100, hub_in_degree=60)
+        # graph rules on every body link (relational sampling: tests/integration/test_questions_corpus.py)
+        cfg = small_sampling(seed_min_image_side=100, hub_in_degree=60, require_relations=False)
         graph = load_graph(con, "enwiki", cfg)
         hub = graph.nodes.titles.index("Ray Charles")
         assert graph.excluded[hub]
