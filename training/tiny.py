@@ -38,9 +38,11 @@ CHAT_TEMPLATE = (
 </tool_call>`` after the ``<think>`` text, and ``{% generation %}`` marks what SFT supervises (the assistant
 turn up to and including ``<|im_end|>``), so TRL's ``assistant_only_loss`` masks system, user and tool tokens."""
 PROTOCOL_TOKENS = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<response>", "</response>",
-                   "<tool_response>", "</tool_response>"]
-"""Whole tokens for the turn protocol's tags (ordinary added tokens, so ``decode(skip_special_tokens=True)``
-keeps them): a tiny model learns the format in a few hundred steps instead of spelling tags byte by byte."""
+                   "<tool_response>", "</tool_response>", '{"name": "', '", "arguments": {"', '": "', '"}}',
+                   "text_search", "image_search"]
+"""Whole tokens for the turn protocol's tags and the tool-call JSON skeleton (ordinary added tokens, so
+``decode(skip_special_tokens=True)`` keeps them): [S] a tiny model learns the format in a few hundred steps
+instead of spelling tags and JSON punctuation byte by byte (a tokenizer-friendly format for CPU runs)."""
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>", "<image>", "<pad>"]
 _SENTENCES = [
     "<think> the image shows a zoo sign; search it </think>",

@@ -63,7 +63,7 @@ def test_two_steps_on_exported_shards(tmp_path: Path) -> None:
     out = tmp_path / "run"
     recipe = load_recipe(RECIPE, **{"model.tiny": True,   # a random policy: the scripted turns below act for it
                                     "data.export_dir": str(export), "env.index_dir": str(data_dir / "indexes"),
-                                    "train.output_dir": str(out), "train.prompts_per_step": 1,
+                                    "train.output_dir": str(out), "train.prompts_per_step": 1, "rollout.group_size": 4,
                                     "rollout.max_turn_tokens": 256, "rollout.max_total_tokens": 4096})
     trainer = build_trainer(recipe)
     tok = trainer.processing_class.tokenizer
