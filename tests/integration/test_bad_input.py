@@ -362,7 +362,8 @@ def test_injected_page_text_stays_data_in_the_question_stage(warehouse: Connecti
             return Reply(json.dumps({"answer": answer}))
         return Reply(json.dumps({"answers": [answer], "n_consistent": 1}))
 
-    cfg = QuestionsConfig(model="scripted-model", obfuscation_p=0.0)
+    # five pages: every search ranks every page top-3, so the chain-shortcut gate is off and k = 1 here
+    cfg = QuestionsConfig(model="scripted-model", obfuscation_p=0.0, alone_k=1, chain_shortcut_gate=False)
     settings = Settings(llm_base_url="http://unused", llm_api_key=SecretStr("sk-test"), llm_timeout_s=5)
     with OpenAIServer(respond) as server:
         counts = question_all(warehouse, cfg, "run-q", tmp_path,
