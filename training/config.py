@@ -37,6 +37,8 @@ class ModelSpec(_Strict):
     tiny_hidden_size: int = Field(default=32, ge=8)
     tiny_layers: int = Field(default=2, ge=1)
     tiny_vocab_size: int = Field(default=600, ge=300, description="BPE size; SFT also trains it on the export")
+    tiny_cross_word_bpe: bool = Field(default=False, description="[S] BPE merges across words: the fixed system "
+                                      "prompt and tool-call skeletons become few tokens (shorter CPU sequences)")
     dtype: Literal["float32", "bfloat16"] = "bfloat16"
     gradient_checkpointing: bool = True
 

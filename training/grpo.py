@@ -82,7 +82,8 @@ def load_policy(recipe: Recipe, model_cls: Any, processor_cls: Any, *,
     if m.tiny:
         path = str(build_tiny_vlm(recipe.train.output_dir / "tiny-init", seed=recipe.train.seed,
                                   hidden_size=m.tiny_hidden_size, layers=m.tiny_layers,
-                                  vocab_size=m.tiny_vocab_size, texts=tiny_texts))
+                                  vocab_size=m.tiny_vocab_size, texts=tiny_texts,
+                                  regex=not m.tiny_cross_word_bpe))
     elif m.path is None:
         raise RecipeError("model.path is required unless model.tiny is true")
     else:

@@ -58,11 +58,12 @@ PATCH_SIZE = 14
 
 
 def build_tiny_vlm(out: Path, *, seed: int = 0, hidden_size: int = 32, layers: int = 2, vocab_size: int = 600,
-                   texts: Sequence[str] = ()) -> Path:
+                   texts: Sequence[str] = (), regex: bool = True) -> Path:
     """Save a processor + tiny random LLaVA (Qwen2 text, CLIP vision) to ``out``; returns ``out``.
 
     ``texts`` (e.g. the SFT export's messages) join the protocol sentences the byte-level BPE is trained on,
-    so common words become single tokens and sequences get shorter."""
+    so common words become single tokens and sequences get shorter; ``regex=False`` lets merges cross word
+    boundaries (whole phrases of the fixed system prompt become one token)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import (
@@ -76,7 +77,7 @@ def build_tiny_vlm(out: Path, *, seed: int = 0, hidden_size: int = 32, layers: i
     )
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=regex)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
