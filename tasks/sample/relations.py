@@ -26,6 +26,7 @@ from pathlib import Path
 
 TABLE = Path(__file__).with_name("infobox_relations.tsv")
 _YEAR_ITEM = r"\s*\((?:\d{4}|\d{4}[–-]\d{2,4})\)"
+_YEAR_ITEMS = re.compile(_YEAR_ITEM)
 _SUBJECT_PRONOUNS = ("he", "she", "it", "they", "the song", "the album", "the film", "the single", "the band",
                      "the group", "the show", "the series", "the record", "the book", "the musical")
 _ADVERBS = frozenset({"also", "later", "then", "first", "subsequently", "eventually", "briefly", "originally",
@@ -91,7 +92,7 @@ _BORDER = re.compile(r"\bbordered by\b[^.]*?(?P<a>{a})\s+to the (?P<d>north|sout
 
 def border_relation(anchor: str, sentence: str) -> str | None:
     """"… is bordered by A to the north, …, and the Atlantic Ocean to the west" → ``that borders {x} to the west``."""
-    if not anchor:
+    if not anchor or "bordered by" not in sentence:
         return None
     m = re.search(_BORDER.pattern.replace("{a}", re.escape(anchor)), sentence)
     if m is None:
@@ -133,22 +134,23 @@ def _predicate(prefix: str, source: str) -> str | None:
 
 def chronology_relation(source: str, anchor: str, sentence: str) -> str | None:
     """An infobox chronology "A (1961) B (1961) C (1962)" on page B: A came just before B, C just after."""
+    if not anchor or len(_YEAR_ITEMS.findall(sentence)) != 3:
+        return None
     bare = re.sub(r"\s*\([^)]*\)$", "", source).strip()
     me = re.search(re.escape(bare) + _YEAR_ITEM, sentence)
     other = re.search(re.escape(anchor) + _YEAR_ITEM, sentence) if anchor else None
     if me is None or other is None or other.start() == me.start():
-        return None
-    if len(re.findall(_YEAR_ITEM, sentence)) != 3:
         return None
     return "that was released just after {x}" if other.start() > me.start() else \
         "that was released just before {x}"
 
 
 def from_album_relation(anchor: str, sentence: str) -> str | None:
-    if anchor and re.fullmatch(r"\s*from the (?:album|LP|EP|soundtrack)\s+" + re.escape(anchor) + r"\s*",
-                               sentence, re.IGNORECASE):
-        return "that includes {x}"
-    return None
+    """A song's infobox line "from the album A" → ``that includes {x}`` (A includes the song)."""
+    if not anchor or sentence.lstrip()[:9].lower() != "from the ":
+        return None
+    pattern = r"\s*from the (?:album|LP|EP|soundtrack)\s+" + re.escape(anchor) + r"\s*"
+    return "that includes {x}" if re.fullmatch(pattern, sentence, re.IGNORECASE) else None
 
 
 def edge_relation(source: str, anchor: str, sentence: str, infobox_key: str | None) -> tuple[str, str] | None:
