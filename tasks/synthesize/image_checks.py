@@ -7,9 +7,9 @@ triggers), from pixels only — never from the item's hidden degradation label.
   that is already blurred barely changes (σ ≥ 1.5 keeps over 50 %). Above ``BLUR_KEEP`` → ``sharpen``.
   The ratio is used instead of the raw variance because flat graphics (flags) have a low variance even
   when sharp;
-- **skew**: ``perspective_correct``'s own corner finder locates a quadrilateral whose corners sit inside
-  the frame and whose opposite sides differ in length by more than ``SKEW`` → the picture is a tilted
-  plane → ``perspective_correct``;
+- **skew**: ``perspective_correct``'s own corner finder locates a quadrilateral covering at least half the
+  frame, on a plain background, whose corners sit inside the frame and whose opposite sides differ in
+  length by more than ``SKEW`` → the picture is a tilted plane → ``perspective_correct``;
 - **text**: character-sized, character-shaped high-contrast blobs that line up in rows (``text_boxes``)
   → ``layout_parsing`` to read them, after a ``crop`` to the text when it covers under 30 % of the frame
   (the paper's crop trigger).
@@ -28,6 +28,8 @@ from toolenv.tools.perspective import find_quad
 MIN_WIDTH = 500
 BLUR_KEEP = 0.35
 SKEW = 0.04
+MIN_QUAD_AREA = 0.5          # the tilted quadrilateral covers at least half the frame …
+MAX_BACKGROUND_STD = 12.0    # … and what lies outside it is plain (grey-level standard deviation)
 MIN_ROW = 3          # a character-like blob counts when this many (itself included) line up with it
 MIN_CHARS = 5        # text needs at least this many such blobs
 
@@ -62,6 +64,12 @@ def _skew(rgb: np.ndarray) -> float:
     frame = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float64)
     if np.abs(np.stack([tl, tr, br, bl]) - frame).max() < 0.01 * max(w, h):
         return 0.0                      # the quadrilateral is the frame itself
+    corners = np.stack([tl, tr, br, bl]).astype(np.int32)
+    inside = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(inside, corners, 1)
+    outside = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[inside == 0]
+    if inside.mean() < MIN_QUAD_AREA or outside.size == 0 or float(outside.std()) > MAX_BACKGROUND_STD:
+        return 0.0                      # not a tilted plane on a plain background (an inner frame, a contour)
     top, bottom = float(np.linalg.norm(tr - tl)), float(np.linalg.norm(br - bl))
     left, right = float(np.linalg.norm(bl - tl)), float(np.linalg.norm(br - tr))
     return max(abs(top - bottom) / max(top, bottom, 1.0), abs(left - right) / max(left, right, 1.0))

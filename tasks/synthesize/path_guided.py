@@ -168,6 +168,7 @@ class PathGuidedPolicy:
     _images: int = 1
     _pixels: Image.Image | None = None   # the current best image (input, or the repaired one)
     _crop: str = ""
+    _repairs: list[tuple[str, str]] = field(default_factory=list)   # (why, tool) still to apply
     _seen: str = ""                      # the question and every observation so far
     _chain: list[str] = field(default_factory=list)
 
@@ -198,21 +199,26 @@ class PathGuidedPolicy:
         self._pixels = images[0]
         m = measure(images[0])
         size = f"img_1 is {m.width}×{m.height} px"
-        if m.small:
-            self._stage = "repair"
-            return _call(f"{size}, under 500 px wide, too small to trust fine detail: upscale it with "
-                         "super_resolution before searching.", "super_resolution", {"image": self._image})
-        if m.blurry:
-            self._stage = "repair"
-            return _call(f"{size}; a light Gaussian smoothing leaves {m.blur_keep:.0%} of its Laplacian "
-                         f"variance ({m.laplacian_var:g}), where a sharp picture keeps under a fifth: the edges "
-                         "are soft. Sharpen it before searching.", "sharpen", {"image": self._image})
+        # every defect measured on the input, repaired in the paper's order: geometry, sharpness, resolution
         if m.skewed:
-            self._stage = "repair"
-            return _call(f"{size}; its main outline is a quadrilateral whose opposite sides differ by "
-                         f"{m.skew:.0%}: the picture is tilted. Straighten it with perspective_correct before "
-                         "searching.", "perspective_correct", {"image": self._image})
-        return self._look_for_text(f"{size}, sharp and square to the frame. {self._goal()}")
+            self._repairs.append((f"the main outline of img_1 is a quadrilateral whose opposite sides differ by "
+                                  f"{m.skew:.0%}: the picture is tilted. Straighten it with perspective_correct",
+                                  "perspective_correct"))
+        if m.blurry:
+            self._repairs.append((f"a light Gaussian smoothing leaves {m.blur_keep:.0%} of img_1's Laplacian "
+                                  f"variance ({m.laplacian_var:g}), where a sharp picture keeps under a fifth: the "
+                                  "edges are soft. Sharpen it", "sharpen"))
+        if m.small:
+            self._repairs.append(("img_1 is under 500 px wide, too small to trust fine detail: upscale it with "
+                                  "super_resolution", "super_resolution"))
+        if not self._repairs:
+            return self._look_for_text(f"{size}, sharp and square to the frame. {self._goal()}")
+        return self._next_repair(f"{size}; ")
+
+    def _next_repair(self, lead: str) -> str:
+        why, tool = self._repairs.pop(0)
+        self._stage = "repair"
+        return _call(f"{lead}{why} before searching.", tool, {"image": self._image})
 
     def _look_for_text(self, lead: str) -> str:
         """``layout_parsing`` (after a ``crop`` when the text is small) when character-like marks line up in
@@ -254,6 +260,8 @@ class PathGuidedPolicy:
             self._image = f"img_{self._images}"
         if images:
             self._pixels = images[0]
+        if self._repairs:
+            return self._next_repair(f"The repaired picture is {self._image}. Also measured: ")
         return self._look_for_text(f"The repaired picture is {self._image}.")
 
     def _image_search(self, think: str) -> str:
