@@ -100,3 +100,17 @@ def test_small_text_is_cropped_and_read_before_the_image_search() -> None:
                                          "TO LUANDA 1975\n\nALL RECOGNIZED TEXT:\nWELCOME TO LUANDA 1975"))
     assert (name, args) == ("image_search", {"image": "img_1"}) and "WELCOME TO LUANDA 1975" in think
     assert call(PathGuidedPolicy(PLAN).next_turn(PLAN.question, images=[sign]))[0] == "image_search"  # no OCR tool
+
+
+def test_measurements_on_the_bundled_flags() -> None:
+    from pathlib import Path
+
+    flags = sorted((Path(__file__).resolve().parents[3] / "corpus/enwiki-sample/media").glob("flag_of_*.png"))
+    assert flags
+    warp = [(0.1, 0.05), (0.02, 0.1), (0.1, 0.02), (0.05, 0.12)]
+    for path in flags:
+        img = Image.open(path).convert("RGB")
+        clean, soft = measure(img), measure(gaussian_blur(img, 1.5))
+        assert not (clean.blurry or clean.skewed or clean.small), path.name
+        assert soft.blurry and not soft.skewed, path.name
+        assert measure(perspective(img, warp)[0]).skewed and measure(downsample(img, 4)).small, path.name
