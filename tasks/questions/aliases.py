@@ -20,7 +20,7 @@ _DMY = re.compile(rf"^(\d{{1,2}}) ({_MONTH_RE}) (\d{{3,4}})$")
 _MDY = re.compile(rf"^({_MONTH_RE}) (\d{{1,2}}),? (\d{{3,4}})$")
 _MY = re.compile(rf"^({_MONTH_RE}) (\d{{3,4}})$")
 _YEAR = re.compile(r"^(1[0-9]{3}|20[0-9]{2})$")
-_NUMBER = re.compile(r"^(?P<num>\d{1,3}(?:[, ]\d{3})+|\d+)(?P<frac>\.\d+)?(?:\s*(?P<unit>[^\d\s].*))?$")
+_NUMBER = re.compile(r"^(?P<num>\d{1,3}(?:[, ]\d{3})+|\d+)(?P<frac>\.\d+)?(?:\s*(?P<unit>[A-Za-z%°²µ].*))?$")
 _DURATION = re.compile(r"^(\d{1,3}):([0-5]\d)$")
 _UNITS = {"km2": ["km²", "square kilometres", "sq km"], "km²": ["km2", "square kilometres"],
           "m": ["metres", "meters"], "km": ["kilometres", "kilometers"], "ft": ["feet"], "mi": ["miles"],

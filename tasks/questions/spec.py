@@ -101,6 +101,13 @@ def _describe(hop: Hop, of: str) -> str:
     return f"the {hop.noun} linked after \"{hop.phrase}\" in the article on {of}"
 
 
+def the_one(inner: str, noun: str) -> str:
+    """"the album released just after the album in the image" reads "… just after the one in the image": the
+    inner description's head noun is dropped when the description around it has the same one."""
+    head = f"the {noun} "
+    return "the one " + inner[len(head):] if noun != "subject" and inner.startswith(head) else inner
+
+
 def render(spec: QuestionSpec) -> str:
     """Question text: the answer node through its relation, each named node with an appositive."""
     if spec.text_template is not None:
@@ -110,10 +117,11 @@ def render(spec: QuestionSpec) -> str:
     for j in range(1, h):
         surface = spec.surfaces[j]
         if "{x}" in surface:      # a relational descriptor: the relation to the previous node is part of it
-            desc = surface.replace("{x}", desc)
+            desc = surface.replace("{x}", the_one(desc, spec.hops[j - 1].noun))
         else:
             desc = f"{surface}, which is {_describe(spec.hops[j - 1], desc)}"
-    target = _describe(spec.hops[h - 1], desc)
+    last = spec.hops[h - 1]
+    target = _describe(last, the_one(desc, last.noun) if last.kind == "clause" else desc)
     if spec.obfuscated and spec.attribute_phrase in OBFUSCATED:
         return OBFUSCATED[spec.attribute_phrase].format(x=target)
     wh = "Who" if spec.attribute_phrase in PERSON_ATTRIBUTES else "What"

@@ -160,7 +160,7 @@ def relation_label(anchor: str, sentence: str, infobox_key: str | None,
 
 #: Infobox keys that hold page metadata, not a fact worth asking for: estimate/census years, the infobox's own
 #: ``type``, image fields, numbered family/child keys, signatures, reference and footnote slots, codes.
-METADATA_KEY = re.compile(r"estimate|census|_year$|^year_|^type$|_type$|image|caption|signature|^child\d|"
+METADATA_KEY = re.compile(r"estimate|census|magnitude|_year$|^year_|^type$|_type$|image|caption|signature|^child\d|"
                           r"^parent\d|^[a-z]+\d+$|_(?:name|title|data|label)\d+$|^blank|_ref$|^ref|footnote|"
                           r"^data\d|_code$|^iso|rank$|^id$|_id$")
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"

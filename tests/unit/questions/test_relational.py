@@ -36,6 +36,16 @@ def test_edge_relation(source: str, anchor: str, sentence: str, key: str | None,
     assert edge_relation(source, anchor, sentence, key) == expected
 
 
+def test_repeated_head_nouns_read_the_one() -> None:
+    from schemas.questions import Hop, QuestionSpec
+    from tasks.questions.spec import render
+    after = Hop("that was released just after {x}", "clause", "album")
+    spec = QuestionSpec("length", "running time", (after, after),
+                        ("the album in the image", "the album released just after {x}"))
+    assert render(spec) == ("What is the running time of the album released just after the one released just after "
+                            "the one in the image?")
+
+
 def test_render_relation_is_a_relative_clause() -> None:
     assert render_relation("that is the producer of {x}", "the album in the image", "person") == \
         "the producer of the album in the image"
@@ -91,7 +101,8 @@ def test_a_leaking_descriptor_never_passes() -> None:
 
 
 @pytest.mark.parametrize(("key", "denied"), [
-    ("population_estimate_year", True), ("type", True), ("image_flag", True), ("caption", True), ("child1", True),
+    ("population_estimate_year", True), ("area_magnitude", True),
+    ("type", True), ("image_flag", True), ("caption", True), ("child1", True),
     ("parent2", True), ("signature", True), ("leader_name1", True), ("released", False), ("length", False),
     ("area_total_km2", False), ("genre", False), ("birth_date", False)])
 def test_metadata_keys_are_denied(key: str, denied: bool) -> None:
@@ -112,6 +123,7 @@ def test_list_answers(value: str, is_list: bool) -> None:
     ("June 1964", (), {"1964-06"}),
     ("1961", (), {"in 1961"}),
     ("37:43", (), {"37 minutes 43 seconds"}),
+    ("1_E11", (), set()),
     ("Atlantic Records", ("Atlantic", "Atlantic Recording Corporation"), {"Atlantic Recording Corporation"}),
     ("Ray Charles", ("Ray Charles (musician, born 1930)", "Raymond Charles Robinson", "I Believe to My Soul"),
      {"Raymond Charles Robinson"}),
