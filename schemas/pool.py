@@ -50,10 +50,26 @@ class ExternalSource(_Strict):
         default="auto", description="auto: bytes/struct → bytes, http(s):// → url, other text → path")
     split: str | None = Field(default=None, description="DatasetDict folders: one split (default: all)")
     max_rows: int | None = Field(default=None, ge=1, description="read at most this many rows")
+    location: Literal["config", "data_dir"] = Field(default="config", description=(
+        "what a relative path is relative to: the config file's folder, or the run's data dir (benchmarks "
+        "fetched by scripts/fetch_benchmarks.py live under <data_dir>/benchmarks/)"))
+    hub_id: str | None = Field(default=None, description="Hub dataset the local copy is fetched from (a record; "
+                               "reading is always from path)")
+    hub_config: str | None = None
+    hub_split: str | None = None
 
     def resolved(self, base: Path) -> ExternalSource:
-        """This source with a relative ``path`` resolved against ``base`` (the config file's folder)."""
-        return self if self.path.is_absolute() else self.model_copy(update={"path": (base / self.path).resolve()})
+        """This source with a relative ``path`` resolved against ``base`` (the config file's folder; a
+        ``data_dir`` source is left for ``in_data_dir``)."""
+        if self.path.is_absolute() or self.location == "data_dir":
+            return self
+        return self.model_copy(update={"path": (base / self.path).resolve()})
+
+    def in_data_dir(self, data_dir: Path) -> ExternalSource:
+        """A ``data_dir`` source with its path resolved against the run's data dir."""
+        if self.location != "data_dir" or self.path.is_absolute():
+            return self
+        return self.model_copy(update={"path": data_dir / self.path})
 
 
 class EmbeddingConfig(_Strict):
@@ -101,6 +117,11 @@ class DecontamConfig(_Strict):
     phash_max_distance: int = Field(default=6, ge=0, le=16)
     phash_crops: bool = True
     thumb_max_rms: float = Field(default=8.0, ge=0.0, le=64.0, description="0 turns the thumbnail check off")
+    verify_images: bool = Field(default=True, description="local-feature verification behind the pHash fast path "
+                                "(ORB, ratio test, RANSAC homography, mirrored query; tasks.pool.verify)")
+    verify_min_inliers: int = Field(default=18, ge=6, description="RANSAC inliers a verified match needs")
+    verify_min_cover: float = Field(default=0.05, ge=0.0, le=1.0, description=(
+        "share of the benchmark image the inliers must span (shared lettering or a logo spans less)"))
     paraphrase: bool = Field(default=True, description="false: the n-gram rule only (questions under ngram "
                              "tokens unchecked): the old behaviour, kept as the benchmark's baseline")
     content_min_similarity: float = Field(default=0.6, gt=0.0, le=1.0, description=(

@@ -292,7 +292,8 @@ def load_run_config(path: Path) -> RunConfig:
                 src[key] = str((path.parent / src[key]).resolve())
     pool: dict[str, Any] = raw["pool"] if isinstance(raw.get("pool"), dict) else {}
     for src in [*(pool.get("sources") or []), *((pool.get("decontam") or {}).get("benchmarks") or [])]:
-        if isinstance(src, dict) and isinstance(src.get("path"), str) and not Path(src["path"]).is_absolute():
+        if isinstance(src, dict) and isinstance(src.get("path"), str) and not Path(src["path"]).is_absolute() \
+                and src.get("location", "config") == "config":       # data_dir: resolved by the pool stage
             src["path"] = str((path.parent / src["path"]).resolve())
     questions = raw.get("questions")
     if isinstance(questions, dict) and isinstance(questions.get("clip_model_path"), str):

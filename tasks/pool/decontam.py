@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 from PIL import Image
 
 from schemas.pool import DecontamConfig
 from tasks.pool.paraphrase import ContentIndex, EmbeddingIndex, Encoder, content_words, folded_answer, tokens
+from tasks.pool.verify import FeatureIndex, features, mirrored
 
 THUMB_SIDE = 8
 THUMB_DIM = THUMB_SIDE * THUMB_SIDE * 3
@@ -122,6 +124,7 @@ class Fingerprint:
 
     hashes: tuple[int, ...]
     thumb: np.ndarray
+    gray: np.ndarray | None = None    # the grey image, kept when local-feature verification will need it
 
 
 def _rgb(data: bytes) -> Image.Image:
@@ -147,8 +150,9 @@ def content_hash(gray: np.ndarray) -> int | None:
     return None if float(small.std()) < FLAT_STD else int(phash(small))
 
 
-def fingerprint(data: bytes, *, crops: bool) -> Fingerprint:
-    """The image's fingerprint; ``crops`` adds the pHashes of ``crop_windows`` (flat crops left out)."""
+def fingerprint(data: bytes, *, crops: bool, keep_gray: bool = False) -> Fingerprint:
+    """The image's fingerprint; ``crops`` adds the pHashes of ``crop_windows`` (flat crops left out);
+    ``keep_gray`` keeps the grey image (scaled for ``tasks.pool.verify``) for the local-feature check."""
     from toolenv.backends.image_features import crop_windows, gray_array
 
     rgb = _rgb(data)
@@ -157,7 +161,12 @@ def fingerprint(data: bytes, *, crops: bool) -> Fingerprint:
     boxes = crop_windows(w, h) if crops else [(0, 0, w, h)]
     hashes = (content_hash(gray[y0:y1, x0:x1]) for x0, y0, x1, y1 in boxes)
     thumb = np.asarray(rgb.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX), dtype=np.float32).ravel()
-    return Fingerprint(tuple(dict.fromkeys(x for x in hashes if x is not None)), thumb)
+    kept = None
+    if keep_gray:
+        from tasks.pool.verify import scaled_gray
+
+        kept = scaled_gray(np.clip(gray, 0, 255).astype(np.uint8))
+    return Fingerprint(tuple(dict.fromkeys(x for x in hashes if x is not None)), thumb, kept)
 
 
 class ImageIndex:
@@ -224,6 +233,9 @@ class ImageIndex:
         return self._thumb_match(fp, thumbs, norms)
 
 
+T = TypeVar("T")
+
+
 @dataclass(slots=True)
 class Decontaminator:
     """The indexes of one build; ``check`` tests a pool item: the n-gram fast path, then the paraphrase rules
@@ -237,12 +249,38 @@ class Decontaminator:
     refs: list[BenchmarkRef] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
     _qid: dict[tuple[str, str], int] = field(default_factory=dict)
+    _vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    verifier: FeatureIndex | None = None
+    image_refs: list[BenchmarkRef] = field(default_factory=list)
 
     @classmethod
     def empty(cls, cfg: DecontamConfig, encoder: Encoder | None = None) -> Decontaminator:
         return cls(QuestionIndex(cfg.ngram, cfg.min_overlap, cfg.template_df),
                    ImageIndex(cfg.phash_max_distance, cfg.thumb_max_rms), cfg,
-                   embeddings=EmbeddingIndex(encoder) if encoder is not None else None)
+                   embeddings=EmbeddingIndex(encoder) if encoder is not None else None,
+                   verifier=FeatureIndex(cfg.verify_min_inliers, cfg.verify_min_cover) if cfg.verify_images else None)
+
+    @property
+    def keeps_gray(self) -> bool:
+        """Whether item fingerprints need their grey image (verification on, benchmark images indexed)."""
+        return self.verifier is not None and len(self.verifier) > 0
+
+    def add_image(self, ref: BenchmarkRef, fp: Fingerprint) -> None:
+        """Index one benchmark image for the pHash/thumbnail fast path and, with ``gray``, for verification."""
+        self.images.add(ref, fp)
+        if self.verifier is not None and fp.gray is not None:
+            self.verifier.add(features(fp.gray))
+            self.image_refs.append(ref)
+
+    def _verified(self, fp: Fingerprint) -> Match | None:
+        if self.verifier is None or fp.gray is None or not len(self.verifier):
+            return None
+        v = self.verifier.match(features(fp.gray), mirrored(fp.gray))
+        if v is None:
+            return None
+        return Match("image_match", self.image_refs[v.owner], float(v.inliers),
+                     f"local features: {v.inliers} RANSAC inliers spanning {v.cover:.0%} of the benchmark image"
+                     + (" (mirrored query)" if v.flipped else ""))
 
     def add_question(self, ref: BenchmarkRef) -> None:
         """Index one benchmark question (and its answer) for every text rule."""
@@ -273,10 +311,12 @@ class Decontaminator:
         if cfg is None or cfg.embedding is None or emb is None:
             return None
         words = content_words(question)
-        if len(words) < cfg.content_min_words:
-            return None
+        near = self.content.nearest(question, cfg.content_min_words)
         e = cfg.embedding
-        for qid, cos in emb.top(emb.embed([question])[0], 5):
+        if near is None or near.score < e.min_words_similarity:   # no benchmark question could pass the overlap
+            return None
+        vector = self._vectors.get(question)
+        for qid, cos in emb.top(vector if vector is not None else emb.embed([question])[0], 5):
             same = bool(answer) and self.answers[qid] == answer
             limit = e.min_cosine_same_answer if same else e.min_cosine
             overlap = self.content.similarity(words, self.content.words(qid))
@@ -299,7 +339,28 @@ class Decontaminator:
         sim = self.content.similarity(content_words(question), self.content.words(qid))
         return m if sim >= self.cfg.content_min_similarity else None
 
+    def prefetched(self, candidates: Iterable[T], batch: int = 256) -> Iterator[T]:
+        """``candidates`` unchanged, with the questions of each ``batch`` embedded in one call first (one
+        encoder call per item is ~10x slower on CPU). A no-op without an embedding matcher."""
+        if self.embeddings is None or self.cfg is None or self.cfg.embedding is None or not self.refs:
+            yield from candidates
+            return
+        chunk: list[T] = []
+        for c in candidates:
+            chunk.append(c)
+            if len(chunk) >= batch:
+                yield from self._embed_chunk(chunk)
+                chunk = []
+        yield from self._embed_chunk(chunk)
+
+    def _embed_chunk(self, chunk: list[T]) -> list[T]:
+        texts = [q for c in chunk if (q := getattr(getattr(c, "item", None), "question", None))]
+        if texts and self.embeddings is not None:
+            self._vectors = dict(zip(texts, self.embeddings.embed(texts), strict=True))
+        return chunk
+
     def check(self, question: str, image: Fingerprint | None, answer: str | None = None) -> Match | None:
         folded = folded_answer(answer)
-        return (self._overlap(question, folded) or self._paraphrase(question, folded)
-                or (self.images.match(image) if image is not None else None))
+        if m := self._overlap(question, folded) or self._paraphrase(question, folded):
+            return m
+        return (self.images.match(image) or self._verified(image)) if image is not None else None

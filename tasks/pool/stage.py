@@ -18,6 +18,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from schemas.errors import SourceError
 from schemas.pool import Degradation, ExternalSource, PoolConfig, PoolItem, PoolReject
 from schemas.run_config import ShardSpec
 from tasks.ingest.images import DecodedImage, ImageProblem, inspect_image, store_image
@@ -40,11 +41,23 @@ class _Candidate:
     data: bytes | None = None
 
 
-def benchmark_index(cfg: PoolConfig, models_dir: Path | None = None) -> tuple[Decontaminator, Counter[str]]:
+def missing_benchmark(bench: ExternalSource) -> str:
+    """The one-line error for a declared benchmark whose local copy is not there."""
+    fetch = (f"fetch it (Hub dataset {bench.hub_id}) with `python scripts/fetch_benchmarks.py --config <run config> "
+             "--data-dir <data dir>` while online" if bench.hub_id else "place the benchmark file there")
+    return f"benchmark {bench.name!r}: {bench.path} does not exist; {fetch}, or remove it from pool.decontam.benchmarks"
+
+
+def benchmark_index(cfg: PoolConfig, models_dir: Path | None = None, data_dir: Path | None = None
+                    ) -> tuple[Decontaminator, Counter[str]]:
     """Index every benchmark's questions and images once. Returns the index and ``note:*`` counts.
 
     ``models_dir``: where the configured embedding model is extracted (``<data_dir>/models``); the model is
-    loaded only when benchmarks are configured."""
+    loaded only when benchmarks are configured. ``data_dir``: what ``location: data_dir`` benchmark paths are
+    relative to.
+
+    Raises:
+        SourceError: a declared benchmark's file is missing (the message names it and how to fetch it)."""
     encoder = None
     if cfg.decontam.embedding is not None and cfg.decontam.benchmarks:
         from tasks.pool.embedding import load_encoder
@@ -52,7 +65,10 @@ def benchmark_index(cfg: PoolConfig, models_dir: Path | None = None) -> tuple[De
         encoder = load_encoder(cfg.decontam.embedding, models_dir or Path("models"))
     dec = Decontaminator.empty(cfg.decontam, encoder)
     notes: Counter[str] = Counter()
-    for bench in cfg.decontam.benchmarks:
+    for declared in cfg.decontam.benchmarks:
+        bench = declared.in_data_dir(data_dir) if data_dir is not None else declared
+        if not bench.path.exists():
+            raise SourceError(missing_benchmark(bench))
         for row in load_rows(bench, max_image_bytes=cfg.max_image_bytes, max_image_pixels=cfg.max_image_pixels,
                              lenient=True):
             if isinstance(row, RowReject):
@@ -63,8 +79,8 @@ def benchmark_index(cfg: PoolConfig, models_dir: Path | None = None) -> tuple[De
             if row.image_problem:
                 notes["note:benchmark_image_unusable"] += 1
             if row.image_bytes is not None:
-                fp = fingerprint(row.image_bytes, crops=cfg.decontam.phash_crops)
-                dec.images.add(BenchmarkRef(bench.name, ref_id, row.image_ref or f"row{row.row} (bytes)"), fp)
+                fp = fingerprint(row.image_bytes, crops=cfg.decontam.phash_crops, keep_gray=cfg.decontam.verify_images)
+                dec.add_image(BenchmarkRef(bench.name, ref_id, row.image_ref or f"row{row.row} (bytes)"), fp)
                 notes[f"note:benchmark_images:{bench.name}"] += 1
             notes[f"note:benchmark_rows:{bench.name}"] += 1
     return dec, notes
@@ -77,18 +93,18 @@ def external_item_id(source: str, row: LoadedRow) -> str:
     return f"{source}:{hashlib.sha256(key.encode()).hexdigest()[:16]}"
 
 
-def _wiki_candidates(con: Connection, base_dir: Path, notes: Counter[str]) -> Iterator[_Candidate]:
+def _wiki_candidates(con: Connection, base_dir: Path, notes: Counter[str], keep_gray: bool) -> Iterator[_Candidate]:
     for item, relpath in repo.wiki_items(con):
         fp = None
         try:
-            fp = fingerprint((base_dir / relpath).read_bytes(), crops=False) if relpath else None
+            fp = fingerprint((base_dir / relpath).read_bytes(), crops=False, keep_gray=keep_gray) if relpath else None
         except (OSError, UnidentifiedImageError) as err:
             log.warning("pool: image of %s unreadable (%s); text check only", item.item_id, err)
             notes["note:image_unreadable"] += 1
         yield _Candidate(item, item.item_id, fp)
 
 
-def _external_candidates(src: ExternalSource, cfg: PoolConfig) -> Iterator[_Candidate | PoolReject]:
+def _external_candidates(src: ExternalSource, cfg: PoolConfig, keep_gray: bool) -> Iterator[_Candidate | PoolReject]:
     for row in load_rows(src, max_image_bytes=cfg.max_image_bytes, max_image_pixels=cfg.max_image_pixels):
         unit = f"{src.name}:row{row.row}"
         if isinstance(row, RowReject):
@@ -100,16 +116,16 @@ def _external_candidates(src: ExternalSource, cfg: PoolConfig) -> Iterator[_Cand
             answer=row.answer or "", aliases=row.aliases, image_sha256=row.image.sha256 if row.image else None,
             image_url=row.image_url,
             provenance={"file": str(src.path), "row": row.row, "id": row.ext_id, "image_ref": row.image_ref})
-        fp = fingerprint(row.image_bytes, crops=False) if row.image_bytes is not None else None
+        fp = fingerprint(row.image_bytes, crops=False, keep_gray=keep_gray) if row.image_bytes is not None else None
         yield _Candidate(item, unit, fp, row.image, row.image_bytes)
 
 
-def _candidates(con: Connection, cfg: PoolConfig, base_dir: Path, notes: Counter[str]
+def _candidates(con: Connection, cfg: PoolConfig, base_dir: Path, notes: Counter[str], keep_gray: bool = False
                 ) -> Iterator[_Candidate | PoolReject]:
     if cfg.include_wiki:
-        yield from _wiki_candidates(con, base_dir, notes)
+        yield from _wiki_candidates(con, base_dir, notes, keep_gray)
     for src in cfg.sources:
-        yield from _external_candidates(src, cfg)
+        yield from _external_candidates(src, cfg, keep_gray)
 
 
 def _decontam_reject(c: _Candidate, dec: Decontaminator) -> PoolReject | None:
@@ -152,14 +168,14 @@ def build_pool(con: Connection, cfg: PoolConfig, run_id: str, base_dir: Path, *,
         ConfigError: a mapped column is missing or a format/split is unknown.
         SourceError: a source or benchmark file is missing or unreadable.
     """
-    dec, notes = benchmark_index(cfg, base_dir / "models")
+    dec, notes = benchmark_index(cfg, base_dir / "models", base_dir)
     counts: Counter[str] = Counter(notes)
     kept: list[PoolItem] = []
     rejects: list[PoolReject] = []
     blobs: list[repo.BlobRow] = []
     seen_ids: set[str] = set()
     seen_content: dict[tuple[str, str], str] = {}
-    for c in _candidates(con, cfg, base_dir, counts):
+    for c in dec.prefetched(_candidates(con, cfg, base_dir, counts, dec.keeps_gray)):
         if isinstance(c, PoolReject):
             if shard is not None and not shard.owns("pool", c.item_id):
                 continue

@@ -55,7 +55,8 @@ def input_problems(config: RunConfig) -> list[str]:
     for i, ext in enumerate(config.pool.sources):
         problems.append(_input_problem(f"pool.sources.{i}.path", ext.path) or "")
     for i, ext in enumerate(config.pool.decontam.benchmarks):
-        problems.append(_input_problem(f"pool.decontam.benchmarks.{i}.path", ext.path) or "")
+        if ext.location == "config":              # data_dir benchmarks are checked by check_run
+            problems.append(_input_problem(f"pool.decontam.benchmarks.{i}.path", ext.path) or "")
     if config.questions.clip_model_path is not None:
         problems.append(_input_problem("questions.clip_model_path", config.questions.clip_model_path,
                                        folder=True) or "")
@@ -71,5 +72,10 @@ def check_run(config: RunConfig, data_dir: Path | None) -> None:
     problems = input_problems(config)
     if data_dir is not None:
         problems += [p for p in [_writable_problem(data_dir)] if p]
+        for i, ext in enumerate(config.pool.decontam.benchmarks):
+            if ext.location == "data_dir" and (p := _input_problem(f"pool.decontam.benchmarks.{i}.path",
+                                                                    ext.in_data_dir(data_dir).path)):
+                fetch = "scripts/fetch_benchmarks.py fetches it while online" if ext.hub_id else "place it there"
+                problems.append(f"{p} (benchmark {ext.name}: {fetch})")
     if problems:
         raise ConfigError(f"config {config.name}: " + "; ".join(problems))
