@@ -13,16 +13,17 @@ Projected (the paper's scale, PAPER.md §6.5–6.6): 36,592 accepted SFT traject
 yields (the teacher attempts the items the SFT target needs; the 8K RL items are held out of the kept pool
 before synthesis, as the pipeline does, and measured here with no hold-out so every kept item times the
 teacher); hours = units × measured seconds per unit, on one machine and on N sharded workers. Only the
-stages that run inside the shards scale with N (``SCALES_WITH_N``: path sampling and questions); ingest runs
-once and is shared, and pool → filter → enhance → synthesize → export run once on the merged warehouse
-(``flows/sharded.py``), so they are never divided. A sharded stage's scaling is the one measured by
+stages that run inside the shards scale with N (``SCALES_WITH_N``: path sampling and questions in the
+questions phase, filter and synthesis in the pool phase); ingest runs once and is shared, and the export runs
+once on the merged warehouse (``flows/sharded.py``), so they are never divided.
+A sharded stage's scaling is the one measured by
 ``benchmarks/sharding.py`` (its JSON line passed with ``--sharding-result``: speedup at its worker count,
 as efficiency = speedup ÷ workers), else perfect scaling, which the output says.
 Online costs use the measured transcript shapes with the paper's K=5 rollouts and the prices
 and latencies given as options (assumptions, printed).
 
 JSON line: paper-scale datasets per day, ours on N sharded workers (``--workers``) vs the baseline of the same
-work on one machine; ratio = speedup (target ≥ 0.5 × N; unmet while synthesis runs once after the merge).
+work on one machine; ratio = speedup (target ≥ 0.5 × N).
 Usage: python -m benchmarks.projection [--workers 16] [--teacher-in 5 --teacher-out 25 ...]
 """
 
@@ -62,7 +63,10 @@ XML = SHARED / "wikitext" / "enwiki-latest-pages-articles1.xml-p000000010p000030
 # Paper scale (PAPER.md §6.5-6.6) and full English Wikipedia (BENCHMARKS.md, ingest projection).
 SFT_TARGET, RL_TARGET, PAPER_TOOL_CALLS = 36_592, 8_000, 6.3
 ENWIKI_ARTICLES, ENWIKI_WIKITEXT_MB = 7_000_000, 100_000
-SCALES_WITH_N = frozenset({"sample", "questions"})   # the stages a shard runs (flows/sharded.py::shard_run)
+SCALES_WITH_N = {"sample": "sample+questions", "questions": "sample+questions", "filter": "synthesis",
+                 "synthesis": "synthesis"}
+"""Stages a shard runs (``flows/sharded.py::shard_run``), each with the phase of ``benchmarks/sharding.py`` that
+measures its scaling: the questions phase, and the pool phase (pool → filter → enhance → synthesize)."""
 IMAGE_TOKENS = 768          # assumption: one image at the SFT recipe's 262,144 max pixels, Qwen-VL patching
 
 
@@ -258,7 +262,7 @@ def sharded_hours(stage: str, one_machine: float, a: argparse.Namespace) -> floa
     shards; ingest (shared, once) and everything after the merge keep their one-machine hours."""
     if stage not in SCALES_WITH_N:
         return one_machine
-    return one_machine / (int(a.workers) * float(a.shard_efficiency))
+    return one_machine / (int(a.workers) * float(a.shard_efficiency[SCALES_WITH_N[stage]]))
 
 
 def show(title: str, p: dict[str, Any], a: argparse.Namespace) -> None:
@@ -305,11 +309,11 @@ def main() -> None:
     ap.add_argument("--sharding-result", type=Path, default=None,
                     help="file whose last line is benchmarks/sharding.py's JSON: measured scaling of sharded stages")
     a = ap.parse_args()
-    a.shard_efficiency = 1.0
+    a.shard_efficiency = {"sample+questions": 1.0, "synthesis": 1.0}
     if a.sharding_result is not None:
         res = json.loads(a.sharding_result.read_text().strip().splitlines()[-1])
-        a.shard_efficiency = min(1.0, res["shard_speedup"] / res["shards"])
-        print(f"sharded stages scale at {a.shard_efficiency:.2f} efficiency (measured: {res['shard_speedup']}x on "
+        a.shard_efficiency = {k: min(1.0, v / res["shards"]) for k, v in res["shard_speedup"].items()}
+        print(f"sharded stages scale at {a.shard_efficiency} efficiency (measured speedups {res['shard_speedup']} on "
               f"{res['shards']} shards, {a.sharding_result.name})")
     else:
         print("sharded stages assumed to scale perfectly (no --sharding-result given)")

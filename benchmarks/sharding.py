@@ -1,19 +1,21 @@
 """Sharding, measured: the same config as one worker and as 2 shards + merge, on this machine, same run.
 
 Config: ``flows/configs/demo.yaml`` with the Ray Charles ZIM added as a second source (bundled corpus + ZIM).
-One worker: the real flows in this process, stage by stage (``ingest``, ``sample_paths``, ``questions``,
-``synthesis`` = pool → filter → enhance → synthesize, ``export``), each timed. Sharded: the same flows as
-``flows.sharded.sharded_run`` chains them — ingest once, then 2 shard worker processes at once (each
-``python -m flows.sharded``: seeded from the ingest, sample + questions for its own seeds), then the merge
-(union) followed by synthesis and export on the merged warehouse. Per stage: wall seconds for both; the
-shards' stage is the wall time of the parallel section (both processes, start-up included), and each
-shard's own sample + questions time (from its ``runs`` row) is printed too. The two warehouses are compared
-with ``warehouse.compare.diff_warehouses`` (must be empty).
+One worker: one recorded run in this process calling the flows and steps in the main job's order, timed in
+the groups the shards use (ingest; sample + questions; pool + filter; enhance + synthesize; export).
+Sharded: what ``flows.sharded.sharded_run`` does, step by step — ingest once; then per phase (questions,
+pool, synthesize) N shard processes ``python -m flows.sharded --phase P`` at once, each seeded with a copy of
+the warehouse so far, followed by a union; the export.
+Per stage: wall seconds for both; a sharded phase's time is the wall time of
+the parallel section (seeding and process start-up included), and each shard's own flow time (its ``runs``
+row) is printed too. The two warehouses are compared with ``warehouse.compare.diff_warehouses`` (must be
+empty).
 
-Which stages scale with N here: sample and questions (per seed, in the shards); ingest runs once (shared);
-synthesis and export run once after the merge. The JSON ratio is the speedup of the sharded run's total
-(``ours``: runs/hour sharded) over one worker (``baseline``); target 1.0 on 2 cores (sharding must not cost
-more than it saves at this size); ``shard_speedup`` is the speedup of the sharded stages alone.
+Which stages scale with N: sample + questions (per seed), pool + filter (per duplicate key) and enhance +
+synthesize (per kept item) run in the shards; ingest runs once (shared); the unions and the export run once.
+The JSON ratio is the speedup of the
+sharded run's total (``ours``: runs/hour sharded) over one worker (``baseline``); target 1.0 on 2 cores;
+``shard_speedup`` is the measured speedup of each sharded stage, which ``benchmarks/projection.py`` uses.
 
 Usage: python -m benchmarks.sharding [--shards 2]   (from the repo root; needs ../shared/data)
 """
@@ -21,26 +23,31 @@ Usage: python -m benchmarks.sharding [--shards 2]   (from the repo root; needs .
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import yaml
+from prefect import get_client
 from prefect.testing.utilities import prefect_test_harness
 
 from benchmarks._common import emit, fixture
+from flows._recorded import recorded
 from flows.export import export
 from flows.ingest import ingest
 from flows.questions import questions
 from flows.sample_paths import sample_paths
-from flows.sharded import merge_shards
-from flows.synthesis import synthesis
 from schemas.run_config import RunConfig, ShardSpec, load_run_config
-from tasks.shards.launch import run_shard, seed_shard, shard_command, shard_dir
+from tasks.filter.steps import filter_step
+from tasks.pool.steps import enhance_step, pool_step
+from tasks.shards.launch import PHASES, run_shard, seed_shard, shard_command, shard_dir
 from tasks.shards.merge import merge_shards as union_shards
+from tasks.synthesize.steps import synthesize_step
 from warehouse.compare import diff_warehouses
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,50 +77,74 @@ def write_config(tmp: Path) -> Path:
 
 
 def one_worker(cfg: RunConfig, d: Path) -> dict[str, float]:
+    """The same stages in one process: the flows' steps in ``flows.synthesis``'s order, each group timed."""
     t: dict[str, float] = {}
-    _timed(t, "ingest", lambda: ingest(cfg, d, 1, "one-ingest", record_run=True))
-    _timed(t, "sample+questions", lambda: (sample_paths(cfg, d, "one-sample"), questions(cfg, d, "one-questions")))
-    _timed(t, "synthesis", lambda: synthesis(cfg, d, "one-synthesis"))
-    _timed(t, "export", lambda: export(cfg, d, "one-export"))
+
+    def flow() -> None:
+        _timed(t, "ingest", lambda: ingest(cfg, d, 1, rid, record_run=False))
+        _timed(t, "sample+questions", lambda: (sample_paths(cfg, d, rid, record_run=False),
+                                               questions(cfg, d, rid, record_run=False)))
+        _timed(t, "pool+filter", lambda: (pool_step(d, cfg.pool, rid), filter_step(
+            d, cfg.filter, cfg.teacher, cfg.synthesis.judge_model, rid)))
+        _timed(t, "enhance+synthesize", lambda: (enhance_step(d, cfg.pool, cfg.filter, rid), synthesize_step(
+            d, cfg.synthesis, cfg.teacher, cfg.filter, rid)))
+        _timed(t, "merge", lambda: None)
+        _timed(t, "export", lambda: export(cfg, d, rid, record_run=False))
+
+    rid = "one-worker"
+    recorded("one_worker", cfg, d, rid, True, lambda _: flow())
     return t
 
 
 def _shard_seconds(d: Path) -> float:
+    """The shard's own stage time (its ``shard_run`` row: the flow, without process start-up)."""
     con = duckdb.connect(str(d / "warehouse.duckdb"), read_only=True)
     try:
         row = con.execute("SELECT epoch(finished_at - started_at) FROM runs WHERE flow = 'shard_run' "
-                          "AND status = 'completed'").fetchall()
+                          "AND status = 'completed' ORDER BY started_at DESC LIMIT 1").fetchall()
     finally:
         con.close()
     return float(row[0][0]) if row else float("nan")
 
 
-def sharded(cfg: RunConfig, cfg_path: Path, d: Path, n: int) -> tuple[dict[str, float], list[float]]:
+def _api_env() -> dict[str, str]:
+    """The environment plus the Prefect API this process uses, so shard processes report to it."""
+    with get_client(sync_client=True) as client:
+        return {**os.environ, "PREFECT_API_URL": str(client.api_url)}
+
+
+def _parallel(cfg_path: Path, d: Path, specs: list[ShardSpec], phase: str) -> list[Path]:
+    dirs = [shard_dir(d, s, phase) for s in specs]
+    for x in dirs:
+        seed_shard(d, x)
+    env = _api_env()
+    with ThreadPoolExecutor(len(specs)) as pool:
+        list(pool.map(lambda s: run_shard(shard_command(cfg_path, s, shard_dir(d, s, phase), 1, phase),
+                                          shard_dir(d, s, phase) / "shard.log", env), specs))
+    return dirs
+
+
+def sharded(cfg: RunConfig, cfg_path: Path, d: Path, n: int) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """What ``flows.sharded.sharded_run`` does, each step timed (seeding a shard counts in its phase)."""
     t: dict[str, float] = {}
-    _timed(t, "ingest", lambda: ingest(cfg, d, 1, "sh-ingest"))
+    own: dict[str, list[float]] = {}
     specs = [ShardSpec(index=i, count=n) for i in range(n)]
-    dirs = [shard_dir(d, s) for s in specs]
-    _timed(t, "seed shards", lambda: [seed_shard(d, x) for x in dirs])
-
-    def shards() -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(n) as pool:
-            list(pool.map(lambda s: run_shard(shard_command(cfg_path, s, shard_dir(d, s), 1),
-                                              shard_dir(d, s) / "shard.log"), specs))
-
-    _timed(t, "sample+questions", shards)
-    _timed(t, "merge", lambda: union_shards(d, dirs, seeded=True))
-    _timed(t, "synthesis", lambda: synthesis(cfg, d, "sh-synthesis"))
+    _timed(t, "ingest", lambda: ingest(cfg, d, 1, "sh-ingest"))
+    for phase, stage in zip(PHASES, ("sample+questions", "pool+filter", "enhance+synthesize"), strict=True):
+        t0 = time.perf_counter()
+        dirs = _parallel(cfg_path, d, specs, phase)
+        t1 = time.perf_counter()
+        union_shards(d, dirs, seeded=True)
+        t[stage], t["merge"] = t1 - t0, t.get("merge", 0.0) + time.perf_counter() - t1
+        own[stage] = [_shard_seconds(x) for x in dirs]
     _timed(t, "export", lambda: export(cfg, d, "sh-export"))
-    return t, [_shard_seconds(x) for x in dirs]
+    return t, own
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shards", type=int, default=2)
     args = ap.parse_args()
-    assert merge_shards is not None   # the flow sharded_run ends with; the union step is timed on its own here
     with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
         cfg_path = write_config(Path(tmp))
         cfg = load_run_config(cfg_path)
@@ -124,22 +155,25 @@ def main() -> None:
         counts = {k: con.execute(f"SELECT count(*) FROM {k}").fetchall()[0][0]  # noqa: S608 - fixed names
                   for k in ("pages", "paths", "question_items", "pool_items", "trajectories")}
         con.close()
-    stages = ["ingest", "seed shards", "sample+questions", "merge", "synthesis", "export"]
+    stages = ["ingest", "sample+questions", "pool+filter", "enhance+synthesize", "merge", "export"]
     print(f"config: demo + Ray Charles ZIM; rows: {counts}")
     print(f"{'stage':<18} {'1 worker s':>11} {f'{args.shards} shards s':>11}  scales with N")
-    scales = {"sample+questions": "yes (per seed, in the shards)", "ingest": "no (once, shared)",
-              "seed shards": "no (a file copy per shard)", "merge": "no (once)",
-              "synthesis": "no (once, after the merge)", "export": "no (once)"}
+    scales = {"ingest": "no (once, shared)", "sample+questions": "yes (per seed, in the shards)",
+              "pool+filter": "yes (per duplicate key, in the shards)",
+              "enhance+synthesize": "yes (per kept item, in the shards)", "merge": "no (three unions)",
+              "export": "no (once)"}
     for s in stages:
         print(f"{s:<18} {one.get(s, 0.0):>11.2f} {sh.get(s, 0.0):>11.2f}  {scales[s]}")
     t1, tn = sum(one.values()), sum(sh.values())
     print(f"{'total':<18} {t1:>11.2f} {tn:>11.2f}")
-    print(f"each shard's own sample+questions (s): {[round(x, 2) for x in per_shard]}")
+    own = ", ".join(f"{k} {[round(x, 2) for x in v]}" for k, v in per_shard.items())
+    print(f"each shard's own flow time (s): {own}"
+          + " (the rest of a phase's wall time is process start-up and seeding)")
     print(f"diff (one worker vs sharded merged): {diff or 'empty'}")
     emit("sharding_two_shards", "runs/hour", 3600 / tn, 3600 / t1, 1.0, shards=args.shards,
          one_worker_s={k: round(v, 2) for k, v in one.items()}, sharded_s={k: round(v, 2) for k, v in sh.items()},
-         shard_own_s=[round(x, 2) for x in per_shard],
-         shard_speedup=round(one["sample+questions"] / sh["sample+questions"], 2), diff_empty=not diff,
+         shard_own_s={k: [round(x, 2) for x in v] for k, v in per_shard.items()},
+         shard_speedup={s: round(one[s] / sh[s], 2) for s in per_shard}, diff_empty=not diff,
          diff=diff[:5])
 
 

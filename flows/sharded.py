@@ -1,14 +1,24 @@
-"""Flows ``sharded_run``, ``shard_run`` and ``merge_shards``: one run on N workers with disjoint seed shards.
+"""Flows ``sharded_run``, ``shard_run`` and ``merge_shards``: one run on N workers, equal to one worker.
 
-``sharded_run`` ingests once into ``<data_dir>`` (the link graph is global, so every shard needs all of it),
-then starts one ``shard_run`` per shard: a process ``python -m flows.sharded --shard i/N`` in
-``<data_dir>/shards/i-of-N``, seeded with a copy of that ingest (``tasks.shards.launch.seed_shard``), which
-samples paths for the seeds whose ``sha256(wiki NUL title) mod N == i`` and writes their questions. A failed
-shard is retried alone. The shard warehouses are then merged into ``<data_dir>`` (ingest tables are not
-copied back), and the stages that still choose over the whole pool (pool dedup, difficulty filter,
-enhancement subset, synthesis caps, the export) run once on the merged warehouse, so the result equals a
-single-worker run of the same config (``tests/flows/test_sharded.py``). On a cluster, ``shard_run`` is the
-flow a work-pool deployment runs (README, "Running at scale").
+``sharded_run``, with every costly stage inside the shards:
+
+1. **Ingest once** into ``<data_dir>`` (the link graph is global: every shard needs all of it).
+2. **Questions phase**: one ``shard_run`` per shard, each a process ``python -m flows.sharded --phase
+   questions`` in ``<data_dir>/shards/i-of-N`` seeded with a copy of that warehouse
+   (``tasks.shards.launch.seed_shard``): paths for the seeds whose ``sha256(wiki NUL title) mod N == i``,
+   then their questions. Unioned into ``<data_dir>`` (ingest tables are not copied back).
+3. **Pool phase** (``--phase pool``, ``shards/pool-i-of-N``, seeded with the union): pool → difficulty filter
+   for the items whose duplicate key (normalised question + image) the shard owns: duplicates share a key,
+   hence a shard, and the filter judges each item alone. Unioned.
+4. **Synthesize phase** (``--phase synthesize``, ``shards/synthesize-i-of-N``, seeded with the union, so every
+   shard sees the whole kept pool): the SFT/RL group split (cheap, global and deterministic, so every shard
+   writes the same rows), then enhancement (a seeded-hash draw per item) and the teacher for the kept items
+   whose id the shard owns. ``merge_shards`` unions them and exports.
+
+The preview caps ``filter/synthesis.max_items`` are refused. A failed shard is retried alone. The result
+equals a single-worker run of the same config (``warehouse.compare.diff_warehouses`` empty;
+``tests/flows/test_sharded.py``). On a cluster ``shard_run`` is the flow a work-pool deployment runs
+(README, "Running at scale").
 """
 
 from __future__ import annotations
@@ -26,21 +36,26 @@ from flows.questions import questions
 from flows.sample_paths import sample_paths
 from flows.synthesis import synthesis
 from schemas.run_config import RunConfig, ShardSpec, load_run_config
+from tasks.filter.steps import filter_step
+from tasks.pool.steps import enhance_step, pool_step
+from tasks.shards.launch import PHASES
 from tasks.shards.steps import merge_step, run_shard_step
+from tasks.synthesize.steps import synthesize_step
 
 
 @flow(name="merge_shards")
-def merge_shards(config: RunConfig | None, data_dir: Path, shard_dirs: list[Path],
-                 run_id: str | None = None, seeded: bool = False) -> dict[str, int]:
-    """Union the shard warehouses into ``data_dir``; with a config, then pool → filter → enhance →
-    synthesize → export there (what a shard leaves out). ``seeded``: the shards started from ``data_dir``'s
-    own ingest."""
+def merge_shards(config: RunConfig | None, data_dir: Path, shard_dirs: list[Path], run_id: str | None = None,
+                 seeded: bool = False, synthesized: bool = False) -> dict[str, int]:
+    """Union the shard warehouses into ``data_dir``; with a config, then pool → filter → enhance → synthesize
+    (unless the shards did, ``synthesized``) → export there. ``seeded``: the shards started from
+    ``data_dir``'s own warehouse."""
     if config is None:
         return merge_step(data_dir, shard_dirs, None, seeded)
 
     def body(rid: str) -> dict[str, int]:
         counts = merge_step(data_dir, shard_dirs, rid, seeded)
-        counts |= synthesis(config, data_dir, rid, record_run=False)
+        if not synthesized:
+            counts |= synthesis(config, data_dir, rid, record_run=False)
         counts |= export(config, data_dir, rid, record_run=False)
         return counts
 
@@ -48,43 +63,64 @@ def merge_shards(config: RunConfig | None, data_dir: Path, shard_dirs: list[Path
 
 
 @flow(name="shard_run")
-def shard_run(config: RunConfig, data_dir: Path, run_id: str | None = None) -> dict[str, int]:
-    """One shard (``config.sampling.shard``) on a data dir seeded from the shared ingest: paths for its own
-    seeds, then their questions. Never ingests."""
-    if config.sampling.shard is None:
-        raise ValueError("shard_run needs a config with sampling.shard set (use flows.run.run otherwise)")
+def shard_run(config: RunConfig, data_dir: Path, phase: str = "questions", run_id: str | None = None
+              ) -> dict[str, int]:
+    """One shard (``config.sampling.shard``) of one phase (``PHASES``) on a data dir seeded from the shared
+    warehouse; never ingests."""
+    shard = config.sampling.shard
+    if shard is None or phase not in PHASES:
+        raise ValueError(f"shard_run needs sampling.shard set and a phase in {PHASES}, got {shard}, {phase!r}")
 
     def body(rid: str) -> dict[str, int]:
-        counts = sample_paths(config, data_dir, rid, record_run=False)
-        return counts | questions(config, data_dir, rid, record_run=False)
+        if phase == "questions":
+            counts = sample_paths(config, data_dir, rid, record_run=False)
+            return counts | questions(config, data_dir, rid, record_run=False)
+        if phase == "pool":
+            counts = {f"pool:{k}": n for k, n in pool_step(data_dir, config.pool, rid, shard).items()}
+            return counts | {f"filter:{k}": n for k, n in filter_step(
+                data_dir, config.filter, config.teacher, config.synthesis.judge_model, rid).items()}
+        counts = {f"enhance:{k}": n for k, n in enhance_step(data_dir, config.pool, config.filter, rid, shard).items()}
+        return counts | {f"synthesis:{k}": n for k, n in synthesize_step(
+            data_dir, config.synthesis, config.teacher, config.filter, rid, shard).items()}
 
     return recorded("shard_run", config, data_dir, run_id, True, body)
 
 
+def _phase(config_path: Path, specs: list[ShardSpec], data_dir: Path, workers: int, phase: str,
+           deployment: str | None) -> list[Path]:
+    futures = [run_shard_step.submit(config_path, s, data_dir, workers, phase, deployment) for s in specs]
+    wait(futures)                     # every shard finishes (or fails, after its retry) before a failure is raised
+    return [Path(f.result()) for f in futures]
+
+
 @flow(name="sharded_run")
 def sharded_run(config: RunConfig, config_path: Path, data_dir: Path = Path("var"), shards: int = 2,
-                workers: int = 1, run_id: str | None = None) -> dict[str, int]:
-    """Ingest once into ``data_dir``, run ``shards`` shard workers at once (``config_path`` is what each
-    worker loads; ``config`` must be it, loaded), wait for all, then ``merge_shards`` with the config."""
+                workers: int = 1, run_id: str | None = None, deployment: str | None = None) -> dict[str, int]:
+    """Ingest once into ``data_dir``; run each phase (``PHASES``) on ``shards`` workers at once and union it;
+    the last union is ``merge_shards`` (union + export). ``config_path`` is what each
+    worker loads; ``config`` must be it, loaded. ``deployment`` (``"shard_run/<name>"``, a deployment of
+    ``shard_run`` on a work pool, e.g. ``shard`` in ``prefect.yaml``): each shard is a flow run there;
+    without it, a local process. ``data_dir`` must then be a path the pool's workers share."""
     specs = [ShardSpec(index=i, count=shards) for i in range(shards)]
     config.with_shard(specs[0])       # a config that cannot be sharded fails here, before any work starts
     pages = ingest(config, data_dir, workers)
-    futures = [run_shard_step.submit(config_path, s, data_dir, workers) for s in specs]
-    wait(futures)                     # every shard finishes (or fails) before any failure is raised
-    shard_dirs = [Path(f.result()) for f in futures]
-    return {"pages": pages, **merge_shards(config, data_dir, shard_dirs, run_id, seeded=True)}
+    for phase in PHASES[:-1]:
+        merge_step(data_dir, _phase(config_path, specs, data_dir, workers, phase, deployment), None, True)
+    last = _phase(config_path, specs, data_dir, workers, PHASES[-1], deployment)
+    return {"pages": pages, **merge_shards(config, data_dir, last, run_id, seeded=True, synthesized=True)}
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m flows.sharded --config F --shard i/N --data-dir D``: one shard worker (what
-    ``sharded_run`` launches); ``--workers`` is accepted for symmetry with ``run`` and unused."""
+    """``python -m flows.sharded --config F --shard i/N --data-dir D [--phase P]``: one shard
+    worker (what ``sharded_run`` launches); ``--workers`` is accepted for symmetry with ``run``, unused."""
     ap = argparse.ArgumentParser(prog="python -m flows.sharded", description=main.__doc__)
     ap.add_argument("--config", type=Path, required=True)
     ap.add_argument("--shard", required=True)
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--phase", choices=PHASES, default="questions")
     args = ap.parse_args(argv)
-    shard_run(load_run_config(args.config).with_shard(args.shard), args.data_dir)
+    shard_run(load_run_config(args.config).with_shard(args.shard), args.data_dir, args.phase)
 
 
 if __name__ == "__main__":

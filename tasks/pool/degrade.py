@@ -10,16 +10,17 @@
   outline. Whether ``perspective_correct``'s corner finder recovers the corners (within 3 % of the
   longer side) is recorded as ``repairable``, so a trajectory never expects a repair that cannot work.
 
-Which items: the ``ceil(fraction · n)`` ids with the smallest ``sha256(seed | id)`` (independent of input
-order); each chosen item draws its kind uniformly and its parameters from ``Random(seed | id)``, so an
-item keeps its degradation when other items join or leave the pool. Values are rounded before they are
+Which items: each id on its own, by a seeded hash: ``sha256(seed | id)`` read as a uniform draw in [0, 1) is
+below ``fraction`` (so about ``fraction · n`` of n items; the choice needs no view of the other items, which
+is what lets each shard of a sharded run enhance its own part of the pool and still equal one run). Each
+chosen item draws its kind uniformly and its parameters from ``Random(seed | id)``, so an item keeps its
+degradation when other items join or leave the pool. Values are rounded before they are
 applied, so the recorded parameters reproduce the image exactly.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import random
 from collections.abc import Iterable, Sequence
 
@@ -33,11 +34,16 @@ REPAIR_TOLERANCE = 0.03
 Params = dict[str, float | int | str | bool | list[int] | list[list[float]]]
 
 
+def selected(item_id: str, fraction: float, seed: int) -> bool:
+    """Whether ``item_id`` is in the enhancement subset: ``sha256(f"{seed}|{id}")`` as a draw in [0, 1) is
+    below ``fraction`` (1.0 takes every item, 0.0 none)."""
+    digest = hashlib.sha256(f"{seed}|{item_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
 def select_items(item_ids: Iterable[str], fraction: float, seed: int) -> list[str]:
-    """The ``ceil(fraction · n)`` distinct ids ranked first by ``sha256(f"{seed}|{id}")``."""
-    ids = sorted(set(item_ids))
-    k = math.ceil(round(fraction * len(ids), 9))
-    return sorted(ids, key=lambda i: hashlib.sha256(f"{seed}|{i}".encode()).hexdigest())[:k]
+    """The distinct ids that are ``selected`` (a per-item decision), sorted."""
+    return sorted(i for i in set(item_ids) if selected(i, fraction, seed))
 
 
 def item_rng(seed: int, item_id: str) -> random.Random:

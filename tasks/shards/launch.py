@@ -1,7 +1,8 @@
-"""Run one shard as its own process: ``python -m flows.sharded --config F --shard i/N --data-dir D_i``.
+"""Run one shard as its own process: ``python -m flows.sharded --config F --shard i/N --data-dir D_i --phase P``.
 
-A shard starts from the run's shared ingest (``seed_shard``: the base warehouse copied next to the shard, its
-image folder linked), never ingests again, and runs the per-item stages for its own seeds. On a cluster the
+A shard starts from the run's shared warehouse (``seed_shard``: the base warehouse copied next to the shard,
+its image folder linked), never ingests again, and runs the per-item stages for its own part of one phase
+(``PHASES``). On a cluster the
 same thing is a flow run of ``flows.sharded:shard_run`` on a Prefect work pool; this module is the local
 launcher.
 """
@@ -25,9 +26,17 @@ class ShardRunError(PipelineError):
     """A shard's process exited non-zero; the message ends with the tail of its log."""
 
 
-def shard_dir(data_dir: Path, shard: ShardSpec) -> Path:
-    """Where shard ``i/N`` of a run under ``data_dir`` keeps its warehouse: ``<data_dir>/shards/i-of-N``."""
-    return data_dir / "shards" / f"{shard.index}-of-{shard.count}"
+PHASES = ("questions", "pool", "synthesize")
+"""A sharded run's shard phases, in order (``flows/sharded.py``): ``questions`` (paths and questions for the
+shard's seeds), ``pool`` (pool → filter for the duplicate keys it owns), ``synthesize`` (enhance → teacher for
+the kept items it owns)."""
+
+
+def shard_dir(data_dir: Path, shard: ShardSpec, phase: str = "questions") -> Path:
+    """Where shard ``i/N`` of a run under ``data_dir`` keeps its warehouse: ``<data_dir>/shards/i-of-N`` for
+    the questions phase, ``<data_dir>/shards/<phase>-i-of-N`` for the later ones."""
+    prefix = "" if phase == "questions" else f"{phase}-"
+    return data_dir / "shards" / f"{prefix}{shard.index}-of-{shard.count}"
 
 
 def seed_shard(base_dir: Path, out: Path) -> bool:
@@ -57,9 +66,10 @@ def seed_shard(base_dir: Path, out: Path) -> bool:
     return True
 
 
-def shard_command(config_path: Path, shard: ShardSpec, data_dir: Path, workers: int) -> list[str]:
+def shard_command(config_path: Path, shard: ShardSpec, data_dir: Path, workers: int,
+                  phase: str = "questions") -> list[str]:
     return [sys.executable, "-m", "flows.sharded", "--config", str(config_path), "--shard", str(shard),
-            "--data-dir", str(data_dir), "--workers", str(workers)]
+            "--data-dir", str(data_dir), "--workers", str(workers), "--phase", phase]
 
 
 def run_shard(cmd: list[str], log_path: Path, env: Mapping[str, str] | None = None, tail_lines: int = 30) -> None:

@@ -1,15 +1,19 @@
-"""Prefect surface of sharded runs: seed a shard from the shared ingest, run it as its own process, merge."""
+"""Prefect surface of sharded runs: seed a shard from the shared warehouse, run it (a flow run on a work pool,
+or a local process), merge."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 from prefect import get_client, get_run_logger, task
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
 
-from schemas.run_config import ShardSpec
+from schemas.run_config import ShardSpec, load_run_config
 from tasks.runs import record
-from tasks.shards.launch import run_shard, seed_shard, shard_command, shard_dir
+from tasks.shards.launch import ShardRunError, run_shard, seed_shard, shard_command, shard_dir
 from tasks.shards.merge import merge_shards
 
 
@@ -22,13 +26,26 @@ def _worker_env() -> dict[str, str]:
 
 
 @task(name="run_shard", tags=["shard-worker"], retries=1, retry_delay_seconds=1)
-def run_shard_step(config_path: Path, shard: ShardSpec, data_dir: Path, workers: int) -> str:
-    """Seed shard ``i/N`` from the run's ingest in ``data_dir`` and run it in its own process; returns its
-    data dir. A failed or killed shard is retried once, alone (it resumes: every stage skips finished keys)."""
-    out = shard_dir(data_dir, shard)
+def run_shard_step(config_path: Path, shard: ShardSpec, data_dir: Path, workers: int,
+                   phase: str = "questions", deployment: str | None = None) -> str:
+    """Seed shard ``i/N`` from the warehouse in ``data_dir`` and run its ``phase``: as a flow run of the
+    ``shard_run`` deployment ``deployment`` on its work pool, else in a local process. Returns its data dir.
+    A failed, crashed or killed shard is retried once, alone (it resumes: every stage skips finished keys)."""
+    out = shard_dir(data_dir, shard, phase)
     seeded = seed_shard(data_dir, out)
-    cmd = shard_command(config_path, shard, out, workers)
-    get_run_logger().info("shard %s (%s): %s", shard, "seeded" if seeded else "resumed", " ".join(cmd))
+    log = get_run_logger()
+    if deployment is not None:
+        params = {"config": load_run_config(config_path).with_shard(shard).model_dump(mode="json"),
+                  "data_dir": str(out.resolve()), "phase": phase}
+        run = cast(FlowRun, run_deployment(deployment, parameters=params, timeout=None, poll_interval=1,
+                                           flow_run_name=f"shard-{phase}-{shard.index}-of-{shard.count}"))
+        log.info("shard %s %s: flow run %s ended %s", shard, phase, run.name, run.state_name)
+        if run.state is None or not run.state.is_completed():
+            raise ShardRunError(f"shard {shard} ({phase}): flow run {run.name} of {deployment} ended "
+                                f"{run.state_name} (worker log; data dir {out})")
+        return str(out)
+    cmd = shard_command(config_path, shard, out, workers, phase)
+    log.info("shard %s %s (%s): %s", shard, phase, "seeded" if seeded else "resumed", " ".join(cmd))
     run_shard(cmd, out / "shard.log", _worker_env())
     return str(out)
 

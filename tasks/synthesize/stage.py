@@ -87,7 +87,8 @@ def _blobs(data_dir: Path, judged: list[Judged]) -> list[BlobRow]:
 
 
 async def _run(con: Connection, cfg: SynthesisConfig, run_id: str, data_dir: Path, fhash: str,
-               env_factory: Callable[[], ToolEnv], models: Models, concurrency: int) -> Counter[tuple[str, str]]:
+               env_factory: Callable[[], ToolEnv], models: Models, concurrency: int,
+               owns: Callable[[str], bool] | None = None) -> Counter[tuple[str, str]]:
     shash = synthesis_hash(cfg)
     counts: Counter[tuple[str, str]] = Counter()
     rollouts = 1 if models.deterministic else cfg.rollouts
@@ -119,6 +120,8 @@ async def _run(con: Connection, cfg: SynthesisConfig, run_id: str, data_dir: Pat
     if new:
         counts[("held_out", "rl")] += new
     queue = repo.pending_synthesis_items(con, fhash, shash, cfg.max_items)
+    if owns is not None:     # a shard of a sharded run: the split above is global, the teacher runs on its items
+        queue = [row for row in queue if owns(row.item_id)]
 
     async def worker(env: ToolEnv) -> None:
         while queue and not stop.is_set():
@@ -140,9 +143,10 @@ async def _run(con: Connection, cfg: SynthesisConfig, run_id: str, data_dir: Pat
 
 
 def synthesize_pool(con: Connection, cfg: SynthesisConfig, run_id: str, data_dir: Path, fhash: str,
-                    env_factory: Callable[[], ToolEnv], models: Models, *, concurrency: int = 1
-                    ) -> Counter[tuple[str, str]]:
-    """K judged rollouts per pending kept item; returns trajectory counts by ``(status, reason)``."""
-    counts = asyncio.run(_run(con, cfg, run_id, data_dir, fhash, env_factory, models, concurrency))
+                    env_factory: Callable[[], ToolEnv], models: Models, *, concurrency: int = 1,
+                    owns: Callable[[str], bool] | None = None) -> Counter[tuple[str, str]]:
+    """K judged rollouts per pending kept item (``owns``: only the items it accepts, a shard's part); returns
+    trajectory counts by ``(status, reason)``."""
+    counts = asyncio.run(_run(con, cfg, run_id, data_dir, fhash, env_factory, models, concurrency, owns))
     log.info("synthesis: %s", dict(counts))
     return counts

@@ -17,7 +17,7 @@ from tasks.shards import steps
 from tasks.shards.launch import shard_command, shard_dir
 from warehouse.compare import diff_warehouses
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # one run + a sharded run (2 phases); a busy box is slow
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "flows/configs/demo.yaml"
 runner = CliRunner()
@@ -49,10 +49,21 @@ def test_two_shards_merged_equal_a_single_run(prefect_api: None, tmp_path: Path)
         assert _rows(wh, "SELECT count(*) FROM trajectories") == [(0,)]    # synthesis runs after the merge
         seeds.append(titles)
     assert not seeds[0] & seeds[1]
+    # the pool phase: each shard built and filtered only the pool items whose duplicate key it owns
+    pools = [{str(r[0]) for r in _rows(shard_dir(sharded, ShardSpec(index=i, count=2), "pool") / "warehouse.duckdb",
+                                       "SELECT item_id FROM pool_items")} for i in range(2)]
+    assert not pools[0] & pools[1]
+    assert pools[0] | pools[1] == {str(r[0]) for r in _rows(single / "warehouse.duckdb",
+                                                            "SELECT item_id FROM pool_items")}
+    # the synthesize phase: each shard ran the teacher on the kept items whose id it owns, and only those
+    for i in range(2):
+        wh = shard_dir(sharded, ShardSpec(index=i, count=2), "synthesize") / "warehouse.duckdb"
+        done = {str(r[0]) for r in _rows(wh, "SELECT item_id FROM synthesis_items")}
+        assert all(ShardSpec(index=i, count=2).owns("item", x) for x in done)
     runs = _rows(sharded / "warehouse.duckdb", "SELECT flow, status, config_json->>'$.sampling.shard.index' "
                                                "FROM runs ORDER BY 3 NULLS LAST, 1")
-    assert runs == [("shard_run", "completed", "0"), ("shard_run", "completed", "1"),
-                    ("ingest", "completed", None), ("merge_shards", "completed", None)]   # ingested once
+    assert runs == [("shard_run", "completed", "0")] * 3 + [("shard_run", "completed", "1")] * 3 + [
+        ("ingest", "completed", None), ("merge_shards", "completed", None)]   # ingested once, three shard phases
     export = _rows(sharded / "warehouse.duckdb", "SELECT name FROM exports")
     assert export == _rows(single / "warehouse.duckdb", "SELECT name FROM exports")
     assert (sharded / "export" / str(export[0][0]) / "rl").is_dir()
@@ -66,16 +77,18 @@ def test_two_shards_merged_equal_a_single_run(prefect_api: None, tmp_path: Path)
 
 def test_a_shard_killed_mid_run_is_retried_alone(prefect_api: None, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """Shard 1's first process is SIGKILLed once it holds its warehouse; only shard 1 runs again, and the
-    merge of the resumed shard equals a single-worker run."""
+    """Shard 1's first synthesize-phase process (enhance → teacher) is SIGKILLed once it holds its warehouse;
+    only that shard runs again, and the merge of the resumed shard equals a single-worker run."""
     launches = tmp_path / "launches.txt"
 
-    def killing_command(config_path: Path, shard: ShardSpec, data_dir: Path, workers: int) -> list[str]:
-        cmd = " ".join(shard_command(config_path, shard, data_dir, workers))
+    def killing_command(config_path: Path, shard: ShardSpec, data_dir: Path, workers: int,
+                        phase: str = "questions") -> list[str]:
+        cmd = " ".join(shard_command(config_path, shard, data_dir, workers, phase))
         lock, marker = data_dir / "warehouse.duckdb.lock", tmp_path / "killed"
-        kill_once = (f"if [ {shard.index} = 1 ] && [ ! -e {marker} ]; then touch {marker}; {cmd} & pid=$!; "
-                     f"while [ ! -e {lock} ]; do sleep 0.05; done; sleep 0.5; kill -9 $pid; wait $pid; exit $?; fi; ")
-        return ["bash", "-c", f"echo {shard.index} >> {launches}; {kill_once}exec {cmd}"]
+        kill_once = (f"if [ {shard.index}{phase} = 1synthesize ] && [ ! -e {marker} ]; then touch {marker}; {cmd} & "
+                     f"pid=$!; while [ ! -e {lock} ]; do sleep 0.05; done; sleep 0.5; kill -9 $pid; wait $pid; "
+                     "exit $?; fi; ")
+        return ["bash", "-c", f"echo {phase}{shard.index} >> {launches}; {kill_once}exec {cmd}"]
 
     monkeypatch.setattr(steps, "shard_command", killing_command)
     cfg = load_run_config(DEMO)
@@ -83,9 +96,13 @@ def test_a_shard_killed_mid_run_is_retried_alone(prefect_api: None, tmp_path: Pa
     run(cfg, single, 1, "run-single")
     sharded_run(cfg, DEMO, sharded, shards=2, workers=1, run_id="run-merge")
 
-    assert sorted(launches.read_text().split()) == ["0", "1", "1"]      # shard 1 twice, shard 0 once
-    log = (shard_dir(sharded, ShardSpec(index=1, count=2)) / "shard.log").read_text()
-    assert log.count("shard_run") >= 1
+    # each shard once per phase, and the killed one (pool phase, shard 1) once more
+    assert sorted(launches.read_text().split()) == ["pool0", "pool1", "questions0", "questions1", "synthesize0",
+                                                    "synthesize1", "synthesize1"]
+    runs = _rows(shard_dir(sharded, ShardSpec(index=1, count=2), "synthesize") / "warehouse.duckdb",
+                 "SELECT status FROM runs WHERE flow = 'shard_run' AND config_json->>'$.sampling.shard.index' = '1'"
+                 " ORDER BY started_at")
+    assert [r[0] for r in runs][-2:] == ["running", "completed"]      # the killed try never finished
     assert diff_warehouses(single / "warehouse.duckdb", sharded / "warehouse.duckdb") == []
 
 

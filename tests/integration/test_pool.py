@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import shutil
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from PIL import Image, ImageDraw
 from schemas.pool import ColumnMap, DecontamConfig, EnhanceConfig, ExternalSource, PoolConfig
 from schemas.run_config import load_run_config
 from schemas.settings import Settings
+from tasks.pool.degrade import select_items
 from tasks.pool.stage import build_pool, enhance_pool
 from tasks.questions.stage import question_all, text_index
 from tests.factories import ingest_and_sample
@@ -172,7 +172,7 @@ def test_enhance_pool_degrades_a_tenth_with_recorded_kinds(data_dir: Path, tmp_p
         local = [i for (i,) in con.execute(
             "SELECT item_id FROM pool_items WHERE image_sha256 IS NOT NULL ORDER BY item_id").fetchall()]
         counts = enhance_pool(con, cfg, "run-enh", [*ids, "not-an-item"], data_dir)
-        expected = math.ceil(0.1 * len(local))
+        expected = len(select_items(local, cfg.enhance.fraction, cfg.enhance.seed))     # a per-item draw
         assert sum(v for k, v in counts.items() if k.startswith("enhanced:")) == expected
         assert counts["skipped:not_in_pool"] == 1 and counts["skipped:no_local_image"] == 1
         assert counts["kept:not_selected"] == len(local) - expected
@@ -198,7 +198,7 @@ def test_enhance_pool_degrades_a_tenth_with_recorded_kinds(data_dir: Path, tmp_p
         assert table_rows(con, "enhancements") == rows                     # same images, same rows
         # passing ids again at the default fraction keeps only the chosen subset among them
         enhance_pool(con, cfg, "run-enh-3", ids, data_dir)
-        assert con.execute("SELECT count(*) FROM enhancements").fetchall() == [(math.ceil(0.1 * len(local)),)]
+        assert con.execute("SELECT count(*) FROM enhancements").fetchall() == [(expected,)]
 
 
 def test_pool_tables_match_their_records(warehouse: Connection) -> None:
