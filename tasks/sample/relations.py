@@ -27,6 +27,7 @@ from pathlib import Path
 TABLE = Path(__file__).with_name("infobox_relations.tsv")
 _YEAR_ITEM = r"\s*\((?:\d{4}|\d{4}[–-]\d{2,4})\)"
 _YEAR_ITEMS = re.compile(_YEAR_ITEM)
+_CLOSE_QUOTE = r"[\"”’']*"
 _SUBJECT_PRONOUNS = ("he", "she", "it", "they", "the song", "the album", "the film", "the single", "the band",
                      "the group", "the show", "the series", "the record", "the book", "the musical")
 _ADVERBS = frozenset({"also", "later", "then", "first", "subsequently", "eventually", "briefly", "originally",
@@ -137,8 +138,8 @@ def chronology_relation(source: str, anchor: str, sentence: str) -> str | None:
     if not anchor or len(_YEAR_ITEMS.findall(sentence)) != 3:
         return None
     bare = re.sub(r"\s*\([^)]*\)$", "", source).strip()
-    me = re.search(re.escape(bare) + _YEAR_ITEM, sentence)
-    other = re.search(re.escape(anchor) + _YEAR_ITEM, sentence) if anchor else None
+    me = re.search(re.escape(bare) + _CLOSE_QUOTE + _YEAR_ITEM, sentence)      # singles: "Title" (1955)
+    other = re.search(re.escape(anchor) + _CLOSE_QUOTE + _YEAR_ITEM, sentence)
     if me is None or other is None or other.start() == me.start():
         return None
     return "that was released just after {x}" if other.start() > me.start() else \

@@ -17,6 +17,9 @@ GENIUS = "The Genius Sings the Blues (1961) Soul Meeting (1961) The Genius After
 @pytest.mark.parametrize(("source", "anchor", "sentence", "key", "expected"), [
     ("Soul Meeting", "The Genius After Hours", GENIUS, None, ("that was released just after {x}", "chronology")),
     ("Soul Meeting", "The Genius Sings the Blues", GENIUS, None, ("that was released just before {x}", "chronology")),
+    ("A Fool for You", "Hallelujah I Love Her So",
+     '"Greenbacks" (1955) "A Fool for You" (1955) "Hallelujah I Love Her So" (1956)', None,
+     ("that was released just after {x}", "chronology")),
     ("Albert Einstein", "Berlin", "In 1914, the couple separated; Einstein moved to Berlin and his wife stayed.",
      None, ("that {x} moved to", "sentence_context")),
     ("Angola", "Atlantic Ocean", "It is bordered by Namibia to the south and the Atlantic Ocean to west.", None,
