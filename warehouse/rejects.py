@@ -10,6 +10,8 @@ import pyarrow as pa
 
 from warehouse.db import Connection
 
+_FEW = 8
+
 
 def upsert_rejects(con: Connection, stage: str, run_id: str,
                    rows: Sequence[tuple[str, str, str]]) -> int:
@@ -20,6 +22,10 @@ def upsert_rejects(con: Connection, stage: str, run_id: str,
         return 0
     latest = {unit: (reason, detail) for unit, reason, detail in rows}
     now = datetime.now(UTC).replace(tzinfo=None)       # the column is a plain TIMESTAMP, in UTC
+    if len(latest) <= _FEW:     # registering an Arrow table costs more than a few single-row statements
+        con.executemany("INSERT OR REPLACE INTO unit_rejects VALUES (?, ?, ?, ?, ?, ?)",
+                        [[stage, unit, reason, detail, run_id, now] for unit, (reason, detail) in latest.items()])
+        return len(rows)
     batch = pa.table({"stage": [stage] * len(latest), "unit_id": list(latest),
                       "reason": [r for r, _ in latest.values()], "detail": [d for _, d in latest.values()],
                       "run_id": [run_id] * len(latest),
