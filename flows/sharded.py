@@ -97,10 +97,10 @@ def _phase(config_path: Path, specs: list[ShardSpec], data_dir: Path, workers: i
 def sharded_run(config: RunConfig, config_path: Path, data_dir: Path = Path("var"), shards: int = 2,
                 workers: int = 1, run_id: str | None = None, deployment: str | None = None) -> dict[str, int]:
     """Ingest once into ``data_dir``; run each phase (``PHASES``) on ``shards`` workers at once and union it;
-    the last union is ``merge_shards`` (union + export). ``config_path`` is what each
-    worker loads; ``config`` must be it, loaded. ``deployment`` (``"shard_run/<name>"``, a deployment of
-    ``shard_run`` on a work pool, e.g. ``shard`` in ``prefect.yaml``): each shard is a flow run there;
-    without it, a local process. ``data_dir`` must then be a path the pool's workers share."""
+    the last union is ``merge_shards`` (union + export). ``config_path`` is what each worker loads; ``config``
+    must be it, loaded. ``deployment`` (``"shard_run/<name>"``, a deployment of ``shard_run`` on a work pool;
+    README, "Prefect work pools on a cluster"): each shard is a flow run there, else a local process; its
+    workers must then share ``data_dir``."""
     specs = [ShardSpec(index=i, count=shards) for i in range(shards)]
     config.with_shard(specs[0])       # a config that cannot be sharded fails here, before any work starts
     pages = ingest(config, data_dir, workers)
