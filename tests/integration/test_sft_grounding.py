@@ -109,11 +109,9 @@ def template_share(rows_: list[dict[str, Any]]) -> float:
     return sum(n for n in counts.values() if n > 1) / max(1, len(thinks))
 
 
-def tools_used(rows_: list[dict[str, Any]], degraded: bool | None = None) -> Counter[str]:
+def tools_used(rows_: list[dict[str, Any]]) -> Counter[str]:
     used: Counter[str] = Counter()
     for row in rows_:
-        if degraded is not None and (json.loads(row["provenance"]).get("degradation") is not None) != degraded:
-            continue
         for turn in row["conversations"]:
             for call in _CALL.findall(turn["value"]):
                 used[json.loads(call)["name"]] += 1
@@ -135,9 +133,22 @@ def test_think_texts_are_not_one_template(demo_rows: list[dict[str, Any]]) -> No
     assert template_share(demo_rows) <= 0.6
 
 
+def degraded_tools_line(folder: Path) -> str | None:
+    """The card's line on the degraded subset's tools, or None when no SFT row has a degraded image."""
+    card = (folder / "README.md").read_text()
+    m = re.search(r"In the (\d+) SFT trajectories whose image was degraded.*?tools called: (.*?)\. The", card, re.S)
+    return m.group(2) if m else None
+
+
 @pytest.mark.data
 def test_every_zim_sft_row_is_grounded(tmp_path: Path) -> None:
     if not ZIM_CONFIG.exists():
         pytest.skip("no ZIM config")
-    found = rows(exported_demo(tmp_path, ZIM_CONFIG))
-    assert {r["id"]: problems(r) for r in found} == {r["id"]: [] for r in found}
+    folder = exported_demo(tmp_path, ZIM_CONFIG)
+    found = rows(folder)
+    assert found and {r["id"]: problems(r) for r in found} == {r["id"]: [] for r in found}
+    # thumbnails are under 500 px: every trajectory upscales before its image search
+    assert tools_used(found)["super_resolution"] == len(found)
+    line = degraded_tools_line(folder)
+    if line is not None:   # the degraded subset's rows show the image tools that repair them
+        assert any(f"`{t}`" in line for t in ("sharpen", "super_resolution", "perspective_correct")), line
