@@ -16,6 +16,10 @@ Offline (no ``judge_model``):
      prompt's rule; complementarity of image and text search);
   5. ``grounded_answer`` — the final answer appears in some observation (evidence over noise).
 
+Before any process judge (offline or model), ``rollouts.judge`` runs the grounding rules of
+``grounding.py`` as code (schema conformity, hidden labels, entity and answer provenance); a trajectory
+that breaks one is rejected with the rule as its reason and never reaches the process judge.
+
 With a judge model, the paper's yes/no accuracy prompt and five-criterion process prompt
 (``prompts/synthesize/answer_judge.j2``, ``process_judge.j2``) are rendered here and their replies
 parsed here; a reply that cannot be parsed is a failed judgement (``correct = False`` / score 0)
