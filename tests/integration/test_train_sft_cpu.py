@@ -52,7 +52,7 @@ def test_sft_masks_and_loss_falls(tmp_path: Path) -> None:
         assistants = [m for m in row["messages"] if m["role"] == "assistant"]
         assert len(spans) == len(assistants)
         for (a, b), msg in zip(spans, assistants, strict=True):
-            assert tok.decode(ids[max(0, a - 4):a]).endswith("<|im_start|>assistant\n")   # turn starts here
+            assert tok.decode(ids[max(0, a - 12):a]).endswith("<|im_start|>assistant\n")  # turn starts here
             assert ids[b - 1] == im_end                                                   # and learns to stop
             text = tok.decode(ids[a:b])
             assert msg["content"] in text
@@ -77,6 +77,6 @@ def test_sft_masks_and_loss_falls(tmp_path: Path) -> None:
     assert losses[-1] < losses[0], losses
     assert history["first_loss"] == losses[0] and history["last_loss"] == losses[-1]
     card = (final / "README.md").read_text()
-    assert "base_model: tiny-llava-from-config" in card and "demo-sft5-rl4@" in card
+    assert "base_model: tiny-llava-from-config" in card and f"datasets: {export.name}@" in card
     assert str(tmp_path) not in card
     assert json.loads((final / "lineage.json").read_text())["model"] == "tiny-cpu-sft"
