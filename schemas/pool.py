@@ -98,8 +98,10 @@ class DecontamConfig(_Strict):
     ~10 words), and 13-grams would leave most of them unchecked; 8 is PaLM's and the usual short-text
     choice. An n-gram shared by more than ``template_df`` benchmark questions is template phrasing
     ("what is the country of origin of this ...") and does not count, so templated benchmarks do not
-    knock out every item that uses the same template. Questions with fewer than ``ngram`` tokens are
-    not text-matched (too little text to identify an item); the image check still applies.
+    knock out every item that uses the same template. Behind that fast path (``paraphrase``, default on;
+    ``tasks.pool.paraphrase``): IDF-weighted content-word similarity at any question length (a lower
+    threshold when the folded answers are equal), and optionally a sentence-embedding matcher
+    (``embedding``); an n-gram hit must also clear the content-word threshold.
 
     Images (either signal matches; ``tasks.pool.decontam`` has the measurements): a 64-bit DCT pHash
     (``toolenv.backends.image_features``) within ``phash_max_distance`` bits (6 of 64: re-encoding and
@@ -107,7 +109,9 @@ class DecontamConfig(_Strict):
     whole and, with ``phash_crops``, at 36 crop windows, so a crop of it also matches. And an 8×8 RGB
     thumbnail within ``thumb_max_rms`` grey levels RMS, for flat graphics (flags, logos) whose pHash bits
     flip under re-encoding (low-contrast thumbnails — text pages, textures — are held to a stricter
-    limit or not compared). Near-flat images (and crops) carry no pHash.
+    limit or not compared). Near-flat images (and crops) carry no pHash. Behind the fast path
+    (``verify_images``): local-feature verification (``tasks.pool.verify``: ORB, ratio test, RANSAC homography,
+    mirrored query) for crops at any offset, flips, small rotations and canvases.
     """
 
     benchmarks: list[ExternalSource] = Field(default_factory=list)
