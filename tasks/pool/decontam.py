@@ -1,4 +1,6 @@
-"""Decontamination against evaluation benchmarks: question n-gram overlap and image perceptual hashes.
+"""Decontamination against evaluation benchmarks: question n-gram overlap and image perceptual hashes (the
+fast paths), then paraphrase matching (``tasks.pool.paraphrase``) and local-feature image verification
+(``tasks.pool.verify``); ``Decontaminator.check`` runs them in that order.
 
 Both indexes are built once from the benchmark rows and then answer one lookup per pool item:
 - ``QuestionIndex``: an inverted index n-gram → benchmark questions; a lookup touches only the item's
