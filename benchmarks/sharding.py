@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -62,8 +64,9 @@ def _timed(times: dict[str, float], stage: str, fn: Callable[[], Any]) -> Any:
     return out
 
 
-def write_config(tmp: Path) -> Path:
-    """demo.yaml with its source paths made absolute and the ZIM appended, written under ``tmp``."""
+def write_config(tmp: Path, pages: int | None = None) -> Path:
+    """demo.yaml with its source paths made absolute and the ZIM appended, written under ``tmp``; with
+    ``pages``, the synthetic corpus of that many pages (``scripts/make_scale_corpus.py``) instead."""
     raw = yaml.safe_load(DEMO.read_text())
     for src in raw["ingest"]["sources"]:
         for key in ("path", "media_dir"):
@@ -71,6 +74,14 @@ def write_config(tmp: Path) -> Path:
                 src[key] = str((DEMO.parent / src[key]).resolve())
     raw["ingest"]["sources"].append({"kind": "zim", "path": str(fixture(ZIM))})
     raw["name"] = "demo-zim"
+    if pages:
+        xml = tmp / f"synth-{pages}.xml"
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "make_scale_corpus.py"), "--pages", str(pages),
+                        "--out", str(xml)], check=True, stdout=subprocess.DEVNULL)
+        raw["ingest"]["sources"] = [{"kind": "xml", "path": str(xml), "media_dir": str(ROOT / "corpus" /
+                                                                                        "enwiki-sample" / "media")}]
+        raw["sampling"]["paths_per_seed"] = 1
+        raw["name"] = f"synth-{pages}"
     path = tmp / "demo-zim.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
@@ -144,9 +155,11 @@ def sharded(cfg: RunConfig, cfg_path: Path, d: Path, n: int) -> tuple[dict[str, 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shards", type=int, default=2)
+    ap.add_argument("--corpus-pages", type=int, default=None,
+                    help="run on a synthetic corpus of this many pages (scripts/make_scale_corpus.py) instead")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
-        cfg_path = write_config(Path(tmp))
+        cfg_path = write_config(Path(tmp), args.corpus_pages)
         cfg = load_run_config(cfg_path)
         one = one_worker(cfg, Path(tmp) / "one")
         sh, per_shard = sharded(cfg, cfg_path, Path(tmp) / "sharded", args.shards)
@@ -156,7 +169,7 @@ def main() -> None:
                   for k in ("pages", "paths", "question_items", "pool_items", "trajectories")}
         con.close()
     stages = ["ingest", "sample+questions", "pool+filter", "enhance+synthesize", "merge", "export"]
-    print(f"config: demo + Ray Charles ZIM; rows: {counts}")
+    print(f"config: {cfg.name} (demo settings); rows: {counts}")
     print(f"{'stage':<18} {'1 worker s':>11} {f'{args.shards} shards s':>11}  scales with N")
     scales = {"ingest": "no (once, shared)", "sample+questions": "yes (per seed, in the shards)",
               "pool+filter": "yes (per duplicate key, in the shards)",
@@ -170,7 +183,8 @@ def main() -> None:
     print(f"each shard's own flow time (s): {own}"
           + " (the rest of a phase's wall time is process start-up and seeding)")
     print(f"diff (one worker vs sharded merged): {diff or 'empty'}")
-    emit("sharding_two_shards", "runs/hour", 3600 / tn, 3600 / t1, 1.0, shards=args.shards,
+    emit("sharding_two_shards", "runs/hour", 3600 / tn, 3600 / t1, 1.0, shards=args.shards, config=cfg.name,
+         rows=counts,
          one_worker_s={k: round(v, 2) for k, v in one.items()}, sharded_s={k: round(v, 2) for k, v in sh.items()},
          shard_own_s={k: [round(x, 2) for x in v] for k, v in per_shard.items()},
          shard_speedup={s: round(one[s] / sh[s], 2) for s in per_shard}, diff_empty=not diff,
