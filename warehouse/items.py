@@ -33,6 +33,8 @@ SECTIONS: dict[str, str] = {
     "filter outcome": "SELECT status, reason, pass_at_k::VARCHAR AS pass_at_k FROM filter_outcomes WHERE item_id = $id",
     "enhancement": "SELECT kind, params::VARCHAR AS params, degraded_sha256 FROM enhancements WHERE item_id = $id",
     "rl hold-out": "SELECT synthesis_hash, run_id, created_at FROM rl_holdout WHERE item_id = $id",
+    "sft/rl split": """SELECT synthesis_hash, side, rule, shared, group_key, group_size FROM item_splits
+                       WHERE item_id = $id""",
     "trajectories": """SELECT trajectory_id, rollout, teacher, finish_reason, tool_calls, tools_used, final_answer,
                               answer_correct, process_score, status, reject_reason
                        FROM trajectories WHERE item_id = $id OR trajectory_id = $id ORDER BY rollout""",

@@ -19,6 +19,8 @@ SELECT ord, step, outcome, reason, n, avg_tool_calls FROM (
     UNION ALL
     SELECT 4, 'rl_holdout', 'held_out_for_rl', '', count(DISTINCT item_id), NULL FROM rl_holdout
     UNION ALL
+    SELECT 4, 'split', side, rule, count(DISTINCT item_id), NULL FROM item_splits GROUP BY ALL
+    UNION ALL
     SELECT 5, 'trajectories', status, coalesce(reject_reason, ''), count(*), round(avg(tool_calls), 2)
         FROM trajectories GROUP BY ALL
     UNION ALL
