@@ -115,12 +115,12 @@ def _defaults() -> None:
     apply_prefect_defaults()          # before any command imports Prefect: telemetry off unless the user set it
 
 
-def _prepare(config: Path, data_dir: Path | None) -> tuple[Settings, RunConfig]:
-    """Settings and the validated config, after the checks a run needs (inputs readable, data dir
-    writable), so a missing dump fails here, once, before Prefect starts."""
+def _prepare(config: Path, data_dir: Path | None, *, ingests: bool = False) -> tuple[Settings, RunConfig]:
+    """Settings and the validated config, after the checks a run needs (inputs readable, the dumps too when the
+    command ingests, data dir writable), so a missing dump fails here, once, before Prefect starts."""
     settings = _settings(data_dir)
     cfg = load_run_config(config)
-    check_run(cfg, settings.data_dir)
+    check_run(cfg, settings.data_dir, sources=ingests)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return settings, cfg
 
@@ -153,7 +153,7 @@ def run(config: ConfigOpt, data_dir: DataDirOpt = None, workers: WorkersOpt = No
                             "finish with `searchvl merge`")] = None) -> None:
     """Run the main job: ingest → paths → questions → pool/filter/synthesis → export (shards + card)."""
     def body() -> None:
-        settings, cfg = _prepare(config, data_dir)
+        settings, cfg = _prepare(config, data_dir, ingests=True)
         from flows.run import run as run_flow
         if shard is not None:
             cfg = cfg.with_shard(shard)
@@ -193,7 +193,7 @@ def export(config: ConfigOpt, data_dir: DataDirOpt = None, limit: LimitOpt = Non
 def ingest(config: ConfigOpt, data_dir: DataDirOpt = None, workers: WorkersOpt = None) -> None:
     """Ingest the config's sources (XML dumps, ZIM files, live API) into the warehouse."""
     def body() -> None:
-        settings, cfg = _prepare(config, data_dir)
+        settings, cfg = _prepare(config, data_dir, ingests=True)
         from flows.ingest import ingest as ingest_flow
         pages = ingest_flow(cfg, settings.data_dir, _workers(settings, cfg, workers))
         out.print(f"ingested {pages} pages into {settings.warehouse_path}")

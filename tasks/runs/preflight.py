@@ -43,11 +43,11 @@ def _writable_problem(data_dir: Path) -> str | None:
     return None
 
 
-def input_problems(config: RunConfig) -> list[str]:
-    """One line per missing or unreadable input file of ``config`` (sources, media folders, external pool
-    files, decontamination benchmarks, a configured CLIP folder)."""
+def input_problems(config: RunConfig, *, sources: bool = True) -> list[str]:
+    """One line per missing or unreadable input file of ``config`` (sources and media folders when ``sources``,
+    external pool files, decontamination benchmarks, a configured CLIP folder)."""
     problems: list[str] = []
-    for i, src in enumerate(config.ingest.sources):
+    for i, src in enumerate(config.ingest.sources if sources else []):
         if src.path is not None:
             problems.append(_input_problem(f"ingest.sources.{i}.path", src.path) or "")
         if src.media_dir is not None:
@@ -63,13 +63,14 @@ def input_problems(config: RunConfig) -> list[str]:
     return [p for p in problems if p]
 
 
-def check_run(config: RunConfig, data_dir: Path | None) -> None:
-    """Raise one ``ConfigError`` naming every problem (one line each) that would stop a run.
+def check_run(config: RunConfig, data_dir: Path | None, *, sources: bool = True) -> None:
+    """Raise one ``ConfigError`` naming every problem (one line each) that would stop a run. ``sources=False``
+    for commands that do not ingest (a merge node need not hold the dumps).
 
     Raises:
         ConfigError: an input is missing or unreadable, or ``data_dir`` cannot be written.
     """
-    problems = input_problems(config)
+    problems = input_problems(config, sources=sources)
     if data_dir is not None:
         problems += [p for p in [_writable_problem(data_dir)] if p]
         for i, ext in enumerate(config.pool.decontam.benchmarks):
