@@ -30,6 +30,12 @@ def readme_commands(readme: str) -> list[str]:
     return [line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
+def readme_python(readme: str) -> str:
+    """The ```python block of the command-line section (reading the warehouse from Python)."""
+    section = readme.split("\n## The command line\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```python\n", 1)[1].split("\n```", 1)[0]
+
+
 def test_readme_command_block_starts_by_activating_the_venv() -> None:
     commands = readme_commands((REPO / "README.md").read_text(encoding="utf-8"))
     assert commands[0].startswith("source .venv/bin/activate")
@@ -78,6 +84,11 @@ def test_fresh_clone_make_demo_then_every_readme_command(tmp_path: Path) -> None
     out, _ = _sh(script, clone, env, timeout=1200)
     assert "nothing changed" in out                               # the block ends with the demo's rerun
     assert "Traceback" not in out
+
+    snippet = readme_python((clone / "README.md").read_text(encoding="utf-8"))
+    (tmp_path / "snippet.py").write_text(snippet + "\nprint('snippet ok')\n", encoding="utf-8")
+    out, _ = _sh(f".venv/bin/python -W error::UserWarning {tmp_path / 'snippet.py'}", clone, env, timeout=300)
+    assert "snippet ok" in out
 
     rerun, rerun_s = _sh("make demo", clone, env, timeout=1200)
     assert "nothing changed" in rerun
