@@ -67,7 +67,9 @@ bench: install
 	$(PY) -m benchmarks.text_search
 	$(PY) -m benchmarks.teacher_concurrency
 	$(PY) -m benchmarks.export
-	$(PY) -m benchmarks.projection
+	mkdir -p var && $(PY) -m benchmarks.sharding > var/bench-sharding.txt && tail -n 14 var/bench-sharding.txt
+	$(PY) -m benchmarks.projection --sharding-result var/bench-sharding.txt
+	$(PY) -m benchmarks.scale
 	$(PY) -m benchmarks.grpo_overhead
 	$(PY) -m benchmarks.grpo_throughput
 
