@@ -1,7 +1,8 @@
 """Union a shard's warehouse into another (``searchvl merge``).
 
 Every base table is copied in creation (= migration) order with ``INSERT OR IGNORE`` on its primary key,
-so a row every shard wrote alike (pages, links, images: each shard ingests the same sources) lands once,
+so a row every shard wrote alike (pages, links, images: shards ingested the same sources, or were seeded
+from one ingest, whose tables ``merge_from(shared=...)`` then skips) lands once,
 rows only one shard wrote (its paths, questions, seed rejects) land as they are, ``runs`` and
 ``stage_stats`` keep one row per shard run, and merging the same shard twice changes nothing.
 
