@@ -3,7 +3,8 @@
 Link sentences are cut from wikitext one at a time, so a citation template that spans several sentences
 (``{{cite web |last=Walters |year=2001 …}}``) or a table row of template parameters can reach the page
 text in pieces. What a tool observation quotes must read as prose: balanced ``{{…}}`` go whole (also across
-lines), an unbalanced opening cuts the rest of its line, an unbalanced closing the line up to it, and a line
+lines), an unbalanced opening cuts the rest of its line, an unbalanced closing after template parameters (``|…}}``) the line up to it (braces in
+prose, such as JSON a page quotes, stay text), and a line
 that is mostly ``|name = value`` parameters is dropped.
 """
 
@@ -19,7 +20,7 @@ _EMPTY_BRACKETS = re.compile(r"\(\s*[,;]?\s*\)")
 
 
 def _clean_line(line: str) -> str:
-    if "}}" in line:
+    if "}}" in line and "|" in line[:line.rindex("}}")]:     # the tail of a template's parameters
         line = line[line.rindex("}}") + 2:]
     if "{{" in line:
         line = line[:line.index("{{")]

@@ -110,8 +110,9 @@ def export_dataset(con: Connection, data_dir: Path, cfg: ExportConfig, filter_ha
     if overlap:                                    # the queries exclude it; guard the invariant anyway
         raise ExportError(f"SFT and RL share items: {sorted(overlap)[:3]}")
     facts = wx.item_facts(con, sorted({c.item_id for c in sft} | {c.item_id for c in rl}))
-    backends = wx.search_backends(con)
-    export_hash = _hash(cfg, sft, rl, facts, f"{run_name}|{json.dumps(backends, sort_keys=True)}")
+    recorded = wx.search_backends(con)        # per synthesis run; only the runs behind the exported rows count
+    backends = {r: recorded[r] for r in sorted({c.run_id or "" for c in sft}) if r in recorded}
+    export_hash = _hash(cfg, sft, rl, facts, f"{run_name}|{json.dumps(_backend_labels(backends), sort_keys=True)}")
     root = data_dir / "export"
     known = wx.find_export(con, export_hash)
     if known and (Path(known[1]) / "manifest.json").is_file():
