@@ -3,9 +3,9 @@
 Link sentences are cut from wikitext one at a time, so a citation template that spans several sentences
 (``{{cite web |last=Walters |year=2001 …}}``) or a table row of template parameters can reach the page
 text in pieces. What a tool observation quotes must read as prose: balanced ``{{…}}`` go whole (also across
-lines), an unbalanced opening cuts the rest of its line, an unbalanced closing after template parameters (``|…}}``) the line up to it (braces in
-prose, such as JSON a page quotes, stay text), and a line
-that is mostly ``|name = value`` parameters is dropped.
+lines), an unbalanced opening cuts the rest of its line, an unbalanced closing after template parameters
+(``|…}}``) the line up to it (braces in prose, such as JSON a page quotes, stay text), and a line that is
+mostly ``|name = value`` parameters is dropped.
 """
 
 from __future__ import annotations
