@@ -198,6 +198,13 @@ def test_inspect_subcommands_on_a_real_warehouse_while_a_writer_is_active(export
 def test_split_is_disjoint_in_entities_answers_and_prefixes(exported: Path) -> None:
     """Acceptance (#15): no RL answer or alias in an SFT question or final answer; no anchor, answer entity or
     two-edge prefix on both sides. The card's split section shows the counts per rule."""
+    assert_split_disjoint(exported)
+    card = (exported / "README.md").read_text()
+    assert "## Decontamination against evaluation benchmarks" in card and "None configured" in card
+
+
+def assert_split_disjoint(exported: Path) -> None:
+    """The #15 split invariants on an export folder under ``<data dir>/export/`` (also used for the ZIM)."""
     from tasks.synthesize.split import as_split_item, conflicts
     from warehouse.splits import split_rows
 
@@ -221,7 +228,6 @@ def test_split_is_disjoint_in_entities_answers_and_prefixes(exported: Path) -> N
     card = (exported / "README.md").read_text()
     assert "## SFT/RL split" in card and rules
     assert all(json.loads(r.provenance)["split_rule"] for r in [*sft, *rl])
-    assert "## Decontamination against evaluation benchmarks" in card and "None configured" in card
 
 
 def test_no_absolute_local_path_in_card_manifest_or_rows(exported: Path) -> None:

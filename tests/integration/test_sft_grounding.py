@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.factories import DEMO_CONFIG, exported_demo
+from tests.integration.test_export import assert_split_disjoint
 
 jsonschema = pytest.importorskip("jsonschema")
 pytestmark = pytest.mark.slow
@@ -145,6 +146,7 @@ def test_every_zim_sft_row_is_grounded(tmp_path: Path) -> None:
     if not ZIM_CONFIG.exists():
         pytest.skip("no ZIM config")
     folder = exported_demo(tmp_path, ZIM_CONFIG)
+    assert_split_disjoint(folder)          # #15 on the ZIM export too: no entity, prefix or answer across the split
     found = rows(folder)
     assert found and {r["id"]: problems(r) for r in found} == {r["id"]: [] for r in found}
     # thumbnails are under 500 px: every trajectory upscales before its image search
