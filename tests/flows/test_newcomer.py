@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # two demo runs and the README block; a busy box is slow
 REPO = Path(__file__).resolve().parents[2]
 
 
