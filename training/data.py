@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from schemas.shards import ExportManifest, RlRow, SftRow
 from training.rollout import Prompt
+
+RowT = TypeVar("RowT", RlRow, SftRow)
 
 
 class ShardError(ValueError):
@@ -55,16 +57,20 @@ def export_label(export_dir: Path) -> str:
     return f"{manifest.name}@{manifest.export_hash[:12]}"
 
 
-def read_rl_rows(export_dir: Path, split: str = "train") -> list[RlRow]:
-    rows: list[RlRow] = []
-    for f in shard_files(export_dir, split):
+def _read_rows(export_dir: Path, split: str, config: Literal["rl", "sft"], model: type[RowT]) -> list[RowT]:
+    rows: list[RowT] = []
+    for f in shard_files(export_dir, split, config):
         for i, raw in enumerate(pq.read_table(f).to_pylist()):
             try:
-                rows.append(RlRow.model_validate(raw))
+                rows.append(model.model_validate(raw))
             except ValidationError as err:
-                raise ShardError(f"{f.name} row {i} ({raw.get('id')!r}) breaks the RlRow contract: "
+                raise ShardError(f"{f.name} row {i} ({raw.get('id')!r}) breaks the {model.__name__} contract: "
                                  f"{err.errors(include_url=False)[0]['msg']}") from err
     return rows
+
+
+def read_rl_rows(export_dir: Path, split: str = "train") -> list[RlRow]:
+    return _read_rows(export_dir, split, "rl", RlRow)
 
 
 def to_prompt(row: RlRow) -> Prompt:
@@ -82,15 +88,7 @@ def load_prompts(export_dir: Path, split: str = "train", *, max_items: int | Non
 
 
 def read_sft_rows(export_dir: Path, split: str = "train") -> list[SftRow]:
-    rows: list[SftRow] = []
-    for f in shard_files(export_dir, split, "sft"):
-        for i, raw in enumerate(pq.read_table(f).to_pylist()):
-            try:
-                rows.append(SftRow.model_validate(raw))
-            except ValidationError as err:
-                raise ShardError(f"{f.name} row {i} ({raw.get('id')!r}) breaks the SftRow contract: "
-                                 f"{err.errors(include_url=False)[0]['msg']}") from err
-    return rows
+    return _read_rows(export_dir, split, "sft", SftRow)
 
 
 def sft_example(row: SftRow) -> dict[str, Any]:

