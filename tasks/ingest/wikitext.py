@@ -1,9 +1,11 @@
 """Wikitext → ``PageRecord``: lead text, infobox, links with anchor text and sentence, images, aliases.
 
 Speed matters (full English Wikipedia is ~7 M articles), so mwparserfromhell (C tokenizer) parses only
-the parts that need a real parser — the infobox template and the lead section — while links and image
-references come from one regex pass over the raw text. The naive alternative (parse every page whole)
-is the baseline in ``benchmarks/ingest.py``.
+the lead section (with its plain links already replaced by their text); the infobox is split into its
+parameters by ``split_template`` (brace, link, comment and tag matching: the same parameters as
+mwparserfromhell's tree without building it), and links and image references come from one regex pass
+over the raw text. The naive alternative (parse every page whole) is the baseline in
+``benchmarks/ingest.py``.
 """
 
 from __future__ import annotations
@@ -219,16 +221,67 @@ def _file_name(value: str, ns: Namespaces) -> str | None:
     return name if _IMAGE_EXT.search(name) else None
 
 
+_SPLIT_TOKEN = re.compile(
+    r"\{\{|\}\}|\[\[|\]\]|\||="
+    r"|<!--.*?(?:-->|\Z)"                                 # comments
+    r"|<([a-zA-Z][a-zA-Z0-9]*)\b[^<>]*(?<!/)>.*?</\1\s*>"   # a paired tag with its contents
+    r"|</?[a-zA-Z][^<>]*>"                                  # a lone tag
+    r"|'{2,5}(?!').*?'{2,5}",                                # a bold/italic span
+    re.DOTALL)
+
+
+def split_template(block: str) -> tuple[str, list[tuple[str, str]]]:
+    """``{{name|a|k = v}}`` → ``("name", [("1", "a"), ("k", " v")])``: the template's name and its parameters
+    (key stripped, raw value), split at the pipes and the first ``=`` that sit at the template's own level.
+
+    Nested templates and links, comments and the tags MediaWiki keeps opaque (``<ref>``, ``<nowiki>``, …) do
+    not split, nor do paired tags and bold/italic spans for the ``=`` of a key. This is mwparserfromhell's
+    ``Template.params`` (equal on all 60k+ templates of the fixture dumps' articles;
+    ``tests/unit/test_split_template.py``) without building its node tree, which was half of a single-process
+    ingest's time on infobox-heavy pages. One known difference: an unclosed ``''`` inside a paired tag
+    (``<small>x''</small>``) makes mwparserfromhell run an italic span over the following parameters; here the
+    tag closes it, as on the rendered page."""
+    body = block[2:-2] if block.startswith("{{") and block.endswith("}}") else block
+    parts: list[tuple[int, int, int]] = []      # (start, end, position of the top-level "=" or -1)
+    depth = links = 0
+    start, eq = 0, -1
+    for m in _SPLIT_TOKEN.finditer(body):
+        tok = m.group()
+        if tok == "{{":
+            depth += 1
+        elif tok == "}}":
+            depth = max(0, depth - 1)
+        elif tok == "[[":
+            links += 1
+        elif tok == "]]":
+            links = max(0, links - 1)
+        elif depth or links:
+            continue
+        elif tok == "|":
+            parts.append((start, m.start(), eq))
+            start, eq = m.end(), -1
+        elif tok == "=" and eq < 0 and parts:
+            eq = m.start()
+    parts.append((start, len(body), eq))
+    name = body[parts[0][0]:parts[0][1]]
+    params: list[tuple[str, str]] = []
+    positional = 0
+    for lo, hi, at in parts[1:]:
+        if at < 0:
+            positional += 1
+            params.append((str(positional), body[lo:hi]))
+        else:
+            params.append((body[lo:at].strip(), body[at + 1:hi]))
+    return name, params
+
+
 def _parse_infobox(block: str, ns: Namespaces) -> tuple[str, dict[str, str], list[LinkRecord], list[ImageRef]]:
-    tpl = mwparserfromhell.parse(block).filter_templates(recursive=False)[0]
-    name = quick_clean(str(tpl.name))
-    kind = name.lower().replace("_", " ")
+    name, params = split_template(block)
+    kind = quick_clean(name).lower().replace("_", " ")
     fields: dict[str, str] = {}
     links: list[LinkRecord] = []
     images: list[ImageRef] = []
-    for param in tpl.params:
-        key = str(param.name).strip()
-        raw = str(param.value)
+    for key, raw in params:
         if _IMAGE_KEY.match(key):
             fname = _file_name(raw, ns)
             if fname:
@@ -247,8 +300,23 @@ def _parse_infobox(block: str, ns: Namespaces) -> tuple[str, dict[str, str], lis
     return kind, fields, links, images
 
 
-def _lead_text(lead_raw: str, ns: Namespaces) -> str:
-    code = mwparserfromhell.parse(render_templates(_REF.sub("", _TABLE.sub("", lead_raw))))
+def _link_text(m: re.Match[str], ns: Namespaces) -> str:
+    """What ``strip_code`` keeps of a plain wikilink (its text, else its target); links to files and
+    categories, and links with links inside, are left for the parser."""
+    target, text = m.group(1), m.group(2)
+    if (text is not None and "[[" in text) or ns.split(target.strip().lstrip(":"))[0] in (6, 14):
+        return m.group(0)
+    return target if text is None else text
+
+
+def _lead_text(lead_raw: str, ns: Namespaces, *, link_shortcut: bool = True) -> str:
+    """The lead section as plain text. With ``link_shortcut`` plain links are replaced by their text before
+    parsing: the text ``strip_code`` keeps, without building a node per link (most of a lead's parse time;
+    the same output on every fixture page, ``tests/unit/test_split_template.py``)."""
+    pre = render_templates(_REF.sub("", _TABLE.sub("", lead_raw)))
+    if link_shortcut and "[[" in pre:
+        pre = _LINK.sub(lambda m: _link_text(m, ns), pre)
+    code = mwparserfromhell.parse(pre)
     for link in code.filter_wikilinks(recursive=False):   # images and categories are not lead text
         if ns.split(str(link.title).strip().lstrip(":"))[0] in (6, 14):
             code.remove(link)
