@@ -1,7 +1,8 @@
 """Ingest throughput: ours vs a fair single-process ingest, same dump, same run, interleaved.
 
 Ours: ``tasks.ingest.ingest.ingest_source`` — streaming reader, a parameter splitter for the infobox and
-mwparserfromhell for the lead only, regex for links and their sentences, in a process pool, Arrow batch upserts into DuckDB.
+mwparserfromhell for the lead only, regex for links and their sentences, in a process pool, Arrow batch
+upserts into DuckDB.
 Baseline ("fair naive ingest"): one process, streaming ``iterparse``, full ``mwparserfromhell.parse`` of
 every page (links with anchor text, infobox params and lead text from the full tree), and one bulk write
 per batch of ``--batch`` pages (an Arrow table per table, ``INSERT … SELECT``), the same write path ours
