@@ -53,7 +53,9 @@ class SourceConfig(_Strict):
 
 class IngestConfig(_Strict):
     sources: list[SourceConfig] = Field(min_length=1)
-    batch_pages: int = Field(default=50, ge=1, le=100_000)
+    batch_pages: int = Field(default=50, ge=1, le=100_000, description="pages per parse batch (one worker task)")
+    commit_pages: int = Field(default=1000, ge=1, le=1_000_000,
+                              description="[S] pages per warehouse commit (`benchmarks/ingest.py`)")
     workers: int | None = Field(default=None, ge=1, description="process-pool size; default from settings")
     max_image_bytes: int = Field(default=50_000_000, ge=1)
     max_image_pixels: int = Field(default=100_000_000, ge=1)
