@@ -3,9 +3,11 @@
 Config: ``flows/configs/demo.yaml`` with the Ray Charles ZIM added as a second source (bundled corpus + ZIM).
 One worker: one recorded run in this process calling the flows and steps in the main job's order, timed in
 the groups the shards use (ingest; sample + questions; pool + filter; enhance + synthesize; export).
-Sharded: what ``flows.sharded.sharded_run`` does, step by step — ingest once; then per phase (questions,
-pool, synthesize) N shard processes ``python -m flows.sharded --phase P`` at once, each seeded with a copy of
-the warehouse so far, followed by a union; the export.
+Sharded: what ``flows.sharded.sharded_run`` does, step by step — the warm fork server starts, ingest once;
+then per phase (questions, pool, synthesize) N shard processes (``flows.sharded.main --phase P``, each forked
+from the warm server) at once, each seeded with a copy of the warehouse so far, followed by a union; the
+export. ``--cold`` also times the same sharded run with every shard a fresh interpreter ``python -m
+flows.sharded`` (the launch before the warm server), in the same invocation.
 Per stage: wall seconds for both; a sharded phase's time is the wall time of
 the parallel section (seeding and process start-up included), and each shard's own flow time (its ``runs``
 row) is printed too. The two warehouses are compared with ``warehouse.compare.diff_warehouses`` (must be
@@ -17,7 +19,8 @@ The JSON ratio is the speedup of the
 sharded run's total (``ours``: runs/hour sharded) over one worker (``baseline``); target 1.0 on 2 cores;
 ``shard_speedup`` is the measured speedup of each sharded stage, which ``benchmarks/projection.py`` uses.
 
-Usage: python -m benchmarks.sharding [--shards 2]   (from the repo root; needs ../shared/data)
+Usage: python -m benchmarks.sharding [--shards 2] [--corpus-pages N] [--cold]   (from the repo root; needs
+../shared/data)
 """
 
 from __future__ import annotations
@@ -47,7 +50,17 @@ from flows.sample_paths import sample_paths
 from schemas.run_config import RunConfig, ShardSpec, load_run_config
 from tasks.filter.steps import filter_step
 from tasks.pool.steps import enhance_step, pool_step
-from tasks.shards.launch import PHASES, run_shard, seed_shard, shard_command, shard_dir
+from tasks.shards.launch import (
+    PHASES,
+    WORKER_MODULE,
+    run_shard,
+    run_warm,
+    seed_shard,
+    shard_args,
+    shard_command,
+    shard_dir,
+    start_warm,
+)
 from tasks.shards.merge import merge_shards as union_shards
 from tasks.synthesize.steps import synthesize_step
 from warehouse.compare import diff_warehouses
@@ -118,37 +131,49 @@ def _shard_seconds(d: Path) -> float:
     return float(row[0][0]) if row else float("nan")
 
 
-def _api_env() -> dict[str, str]:
-    """The environment plus the Prefect API this process uses, so shard processes report to it."""
+def _api_url() -> str:
+    """The Prefect API this process uses, so shard processes report to it."""
     with get_client(sync_client=True) as client:
-        return {**os.environ, "PREFECT_API_URL": str(client.api_url)}
+        return str(client.api_url)
 
 
-def _parallel(cfg_path: Path, d: Path, specs: list[ShardSpec], phase: str) -> list[Path]:
+def _run_one(cfg_path: Path, d: Path, s: ShardSpec, phase: str, cold: bool) -> None:
+    out = shard_dir(d, s, phase)
+    if cold:           # a fresh interpreter per shard and phase (before issue 16's warm start)
+        run_shard(shard_command(cfg_path, s, out, 1, phase), out / "shard.log",
+                  {**os.environ, "PREFECT_API_URL": _api_url()})
+    else:              # what tasks.shards.steps.run_shard_step does: a fork of the warm server
+        run_warm(f"{WORKER_MODULE}:main", [*shard_args(cfg_path, s, out, 1, phase), "--api-url", _api_url()],
+                 out / "shard.log")
+
+
+def _parallel(cfg_path: Path, d: Path, specs: list[ShardSpec], phase: str, cold: bool) -> list[Path]:
     dirs = [shard_dir(d, s, phase) for s in specs]
     for x in dirs:
         seed_shard(d, x)
-    env = _api_env()
     with ThreadPoolExecutor(len(specs)) as pool:
-        list(pool.map(lambda s: run_shard(shard_command(cfg_path, s, shard_dir(d, s, phase), 1, phase),
-                                          shard_dir(d, s, phase) / "shard.log", env), specs))
+        list(pool.map(lambda s: _run_one(cfg_path, d, s, phase, cold), specs))
     return dirs
 
 
-def sharded(cfg: RunConfig, cfg_path: Path, d: Path, n: int) -> tuple[dict[str, float], dict[str, list[float]]]:
-    """What ``flows.sharded.sharded_run`` does, each step timed (seeding a shard counts in its phase)."""
+def sharded(cfg: RunConfig, cfg_path: Path, d: Path, n: int, cold: bool = False
+            ) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """What ``flows.sharded.sharded_run`` does, each step timed (seeding a shard counts in its phase; the
+    warm server starts before the ingest, as there)."""
     t: dict[str, float] = {}
     own: dict[str, list[float]] = {}
     specs = [ShardSpec(index=i, count=n) for i in range(n)]
+    if not cold:
+        start_warm()
     _timed(t, "ingest", lambda: ingest(cfg, d, 1, "sh-ingest"))
     for phase, stage in zip(PHASES, ("sample+questions", "pool+filter", "enhance+synthesize"), strict=True):
         t0 = time.perf_counter()
-        dirs = _parallel(cfg_path, d, specs, phase)
+        dirs = _parallel(cfg_path, d, specs, phase, cold)
         t1 = time.perf_counter()
         union_shards(d, dirs, seeded=True)
         t[stage], t["merge"] = t1 - t0, t.get("merge", 0.0) + time.perf_counter() - t1
         own[stage] = [_shard_seconds(x) for x in dirs]
-    _timed(t, "export", lambda: export(cfg, d, "sh-export"))
+    _timed(t, "export", lambda: export(cfg, d, "sh-export", record_run=False))   # as in merge_shards
     return t, own
 
 
@@ -157,11 +182,18 @@ def main() -> None:
     ap.add_argument("--shards", type=int, default=2)
     ap.add_argument("--corpus-pages", type=int, default=None,
                     help="run on a synthetic corpus of this many pages (scripts/make_scale_corpus.py) instead")
+    ap.add_argument("--cold", action="store_true",
+                    help="also time the sharded run with each shard a fresh interpreter (python -m flows.sharded, "
+                         "the launch before the warm fork server), same run, for comparison")
     args = ap.parse_args()
+    cold: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp, prefect_test_harness(server_startup_timeout=120):
         cfg_path = write_config(Path(tmp), args.corpus_pages)
         cfg = load_run_config(cfg_path)
         one = one_worker(cfg, Path(tmp) / "one")
+        if args.cold:
+            cold, cold_own = sharded(cfg, cfg_path, Path(tmp) / "cold", args.shards, cold=True)
+            print(f"cold shards' own flow time (s): {cold_own}")
         sh, per_shard = sharded(cfg, cfg_path, Path(tmp) / "sharded", args.shards)
         diff = diff_warehouses(Path(tmp) / "one" / "warehouse.duckdb", Path(tmp) / "sharded" / "warehouse.duckdb")
         con = duckdb.connect(str(Path(tmp) / "one" / "warehouse.duckdb"), read_only=True)
@@ -170,15 +202,17 @@ def main() -> None:
         con.close()
     stages = ["ingest", "sample+questions", "pool+filter", "enhance+synthesize", "merge", "export"]
     print(f"config: {cfg.name} (demo settings); rows: {counts}")
-    print(f"{'stage':<18} {'1 worker s':>11} {f'{args.shards} shards s':>11}  scales with N")
+    print(f"{'stage':<18} {'1 worker s':>11} {f'{args.shards} shards s':>11}"
+          + (f" {'cold s':>8}" if cold else "") + "  scales with N")
     scales = {"ingest": "no (once, shared)", "sample+questions": "yes (per seed, in the shards)",
               "pool+filter": "yes (per duplicate key, in the shards)",
               "enhance+synthesize": "yes (per kept item, in the shards)", "merge": "no (three unions)",
               "export": "no (once)"}
     for s in stages:
-        print(f"{s:<18} {one.get(s, 0.0):>11.2f} {sh.get(s, 0.0):>11.2f}  {scales[s]}")
+        print(f"{s:<18} {one.get(s, 0.0):>11.2f} {sh.get(s, 0.0):>11.2f}"
+              + (f" {cold.get(s, 0.0):>8.2f}" if cold else "") + f"  {scales[s]}")
     t1, tn = sum(one.values()), sum(sh.values())
-    print(f"{'total':<18} {t1:>11.2f} {tn:>11.2f}")
+    print(f"{'total':<18} {t1:>11.2f} {tn:>11.2f}" + (f" {sum(cold.values()):>8.2f}" if cold else ""))
     own = ", ".join(f"{k} {[round(x, 2) for x in v]}" for k, v in per_shard.items())
     print(f"each shard's own flow time (s): {own}"
           + " (the rest of a phase's wall time is process start-up and seeding)")
@@ -188,6 +222,7 @@ def main() -> None:
          one_worker_s={k: round(v, 2) for k, v in one.items()}, sharded_s={k: round(v, 2) for k, v in sh.items()},
          shard_own_s={k: [round(x, 2) for x in v] for k, v in per_shard.items()},
          shard_speedup={s: round(one[s] / sh[s], 2) for s in per_shard}, diff_empty=not diff,
+         cold_sharded_s={k: round(v, 2) for k, v in cold.items()},
          diff=diff[:5])
 
 

@@ -2,10 +2,13 @@
 
 ``sharded_run``, with every costly stage inside the shards:
 
-1. **Ingest once** into ``<data_dir>`` (the link graph is global: every shard needs all of it).
-2. **Questions phase**: one ``shard_run`` per shard, each a process ``python -m flows.sharded --phase
-   questions`` in ``<data_dir>/shards/i-of-N`` seeded with a copy of that warehouse
-   (``tasks.shards.launch.seed_shard``): paths for the seeds whose ``sha256(wiki NUL title) mod N == i``,
+1. **Ingest once** into ``<data_dir>`` (the link graph is global: every shard needs all of it). The warm
+   fork server (``tasks.shards.launch.start_warm``: this module and its imports loaded once) starts first, so
+   its imports overlap the ingest and a local shard process is a fork of it, not a fresh interpreter.
+2. **Questions phase**: one ``shard_run`` per shard, each a process (``python -m flows.sharded --phase
+   questions``, forked warm) in ``<data_dir>/shards/i-of-N`` seeded with a copy of that warehouse
+   (``tasks.shards.launch.seed_shard``; the image folder and saved search indexes are the base's): paths
+   for the seeds whose ``sha256(wiki NUL title) mod N == i``,
    then their questions. Unioned into ``<data_dir>`` (ingest tables are not copied back).
 3. **Pool phase** (``--phase pool``, ``shards/pool-i-of-N``, seeded with the union): pool → difficulty filter
    for the items whose duplicate key (normalised question + image) the shard owns: duplicates share a key,
@@ -24,21 +27,22 @@ equals a single-worker run of the same config (``warehouse.compare.diff_warehous
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 from pathlib import Path
 
 from prefect import flow
 from prefect.futures import wait
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows._recorded import recorded
-from flows.export import export
 from flows.ingest import ingest
-from flows.questions import questions
-from flows.sample_paths import sample_paths
 from flows.synthesis import synthesis
 from schemas.run_config import RunConfig, ShardSpec, load_run_config
 from tasks.filter.steps import filter_step
 from tasks.pool.steps import enhance_step, pool_step
-from tasks.shards.launch import PHASES
+from tasks.questions.steps import questions_step
+from tasks.sample.steps import sample_paths_step
+from tasks.shards.launch import PHASES, start_warm
 from tasks.shards.steps import merge_step, run_shard_step
 from tasks.synthesize.steps import synthesize_step
 
@@ -51,6 +55,8 @@ def merge_shards(config: RunConfig | None, data_dir: Path, shard_dirs: list[Path
     ``data_dir``'s own warehouse."""
     if config is None:
         return merge_step(data_dir, shard_dirs, None, seeded)
+
+    from flows.export import export  # here, not at the top: a shard process never exports (datasets, ≈ 2 s)
 
     def body(rid: str) -> dict[str, int]:
         counts = merge_step(data_dir, shard_dirs, rid, seeded)
@@ -72,9 +78,9 @@ def shard_run(config: RunConfig, data_dir: Path, phase: str = "questions", run_i
         raise ValueError(f"shard_run needs sampling.shard set and a phase in {PHASES}, got {shard}, {phase!r}")
 
     def body(rid: str) -> dict[str, int]:
-        if phase == "questions":
-            counts = sample_paths(config, data_dir, rid, record_run=False)
-            return counts | questions(config, data_dir, rid, record_run=False)
+        if phase == "questions":      # the steps of flows.sample_paths and flows.questions, without a subflow each
+            counts = sample_paths_step(data_dir, config.sampling, rid)
+            return counts | questions_step(data_dir, config.questions, rid, config.ingest)
         if phase == "pool":
             counts = {f"pool:{k}": n for k, n in pool_step(data_dir, config.pool, rid, shard).items()}
             return counts | {f"filter:{k}": n for k, n in filter_step(
@@ -103,6 +109,8 @@ def sharded_run(config: RunConfig, config_path: Path, data_dir: Path = Path("var
     workers must then share ``data_dir``."""
     specs = [ShardSpec(index=i, count=shards) for i in range(shards)]
     config.with_shard(specs[0])       # a config that cannot be sharded fails here, before any work starts
+    if deployment is None:
+        start_warm()                  # local shards fork from it; its imports overlap the ingest
     pages = ingest(config, data_dir, workers)
     for phase in PHASES[:-1]:
         merge_step(data_dir, _phase(config_path, specs, data_dir, workers, phase, deployment), None, True)
@@ -119,8 +127,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--phase", choices=PHASES, default="questions")
+    ap.add_argument("--api-url", default=None,
+                    help="the Prefect API to report to (default: PREFECT_API_URL, else a temporary server)")
     args = ap.parse_args(argv)
-    shard_run(load_run_config(args.config).with_shard(args.shard), args.data_dir, args.phase)
+    with temporary_settings(updates={PREFECT_API_URL: args.api_url}) if args.api_url else nullcontext():
+        shard_run(load_run_config(args.config).with_shard(args.shard), args.data_dir, args.phase)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@ or a local process), merge."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import cast
 
@@ -13,16 +12,16 @@ from prefect.deployments import run_deployment
 
 from schemas.run_config import ShardSpec, load_run_config
 from tasks.runs import record
-from tasks.shards.launch import ShardRunError, run_shard, seed_shard, shard_command, shard_dir
+from tasks.shards.launch import WORKER_MODULE, ShardRunError, run_warm, seed_shard, shard_args, shard_dir
 from tasks.shards.merge import merge_shards
 
 
-def _worker_env() -> dict[str, str]:
-    """This process's environment plus the Prefect API it reports to (a test server, a real server or
-    this process's ephemeral one), so the shard's flow runs show up next to the parent's."""
+def _api_url() -> str:
+    """The Prefect API this process reports to (a test server, a real server or this process's ephemeral
+    one): the shard reports there too, so its flow runs show up next to the parent's and it never starts a
+    temporary server of its own."""
     with get_client(sync_client=True) as client:
-        api = str(client.api_url)
-    return {**os.environ, "PREFECT_API_URL": api}  # noqa: TID251 - passed through to the worker, not read
+        return str(client.api_url)
 
 
 @task(name="run_shard", tags=["shard-worker"], retries=1, retry_delay_seconds=1)
@@ -44,9 +43,10 @@ def run_shard_step(config_path: Path, shard: ShardSpec, data_dir: Path, workers:
             raise ShardRunError(f"shard {shard} ({phase}): flow run {run.name} of {deployment} ended "
                                 f"{run.state_name} (worker log; data dir {out})")
         return str(out)
-    cmd = shard_command(config_path, shard, out, workers, phase)
-    log.info("shard %s %s (%s): %s", shard, phase, "seeded" if seeded else "resumed", " ".join(cmd))
-    run_shard(cmd, out / "shard.log", _worker_env())
+    args = [*shard_args(config_path, shard, out, workers, phase), "--api-url", _api_url()]
+    log.info("shard %s %s (%s): %s %s", shard, phase, "seeded" if seeded else "resumed", WORKER_MODULE,
+             " ".join(args))
+    run_warm(f"{WORKER_MODULE}:main", args, out / "shard.log")     # a process forked from the warm server
     return str(out)
 
 

@@ -3,6 +3,10 @@ single-worker run; a shard killed mid-run is retried alone and the merge still e
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -13,8 +17,15 @@ from flows.cli import app
 from flows.run import run
 from flows.sharded import sharded_run
 from schemas.run_config import ShardSpec, load_run_config
-from tasks.shards import steps
-from tasks.shards.launch import shard_command, shard_dir
+from tasks.shards.launch import (
+    WORKER_MODULE,
+    ShardRunError,
+    run_shard,
+    run_warm,
+    shard_args,
+    shard_command,
+    shard_dir,
+)
 from warehouse.compare import diff_warehouses
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # one run + a sharded run (2 phases); a busy box is slow
@@ -75,35 +86,55 @@ def test_two_shards_merged_equal_a_single_run(prefect_api: None, tmp_path: Path)
     assert diff_warehouses(single / "warehouse.duckdb", sharded / "warehouse.duckdb") == []
 
 
-def test_a_shard_killed_mid_run_is_retried_alone(prefect_api: None, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """Shard 1's first synthesize-phase process (enhance → teacher) is SIGKILLed once it holds its warehouse;
-    only that shard runs again, and the merge of the resumed shard equals a single-worker run."""
-    launches = tmp_path / "launches.txt"
+def _kill_once(lock: Path, done: threading.Event) -> None:
+    """SIGKILL the process holding ``lock`` (its pid is the lock file's content) once it has one."""
+    while not done.is_set():
+        text = lock.read_text().strip() if lock.exists() else ""
+        if text.isdigit():
+            time.sleep(0.5)
+            os.kill(int(text), signal.SIGKILL)
+            return
+        time.sleep(0.05)
 
-    def killing_command(config_path: Path, shard: ShardSpec, data_dir: Path, workers: int,
-                        phase: str = "questions") -> list[str]:
-        cmd = " ".join(shard_command(config_path, shard, data_dir, workers, phase))
-        lock, marker = data_dir / "warehouse.duckdb.lock", tmp_path / "killed"
-        kill_once = (f"if [ {shard.index}{phase} = 1synthesize ] && [ ! -e {marker} ]; then touch {marker}; {cmd} & "
-                     f"pid=$!; while [ ! -e {lock} ]; do sleep 0.05; done; sleep 0.5; kill -9 $pid; wait $pid; "
-                     "exit $?; fi; ")
-        return ["bash", "-c", f"echo {phase}{shard.index} >> {launches}; {kill_once}exec {cmd}"]
 
-    monkeypatch.setattr(steps, "shard_command", killing_command)
+def test_a_shard_killed_mid_run_is_retried_alone(prefect_api: None, tmp_path: Path) -> None:
+    """Shard 1's first synthesize-phase process (enhance → teacher; forked from the warm server) is SIGKILLed
+    once it holds its warehouse; only that shard runs again, and the merge of the resumed shard equals a
+    single-worker run."""
     cfg = load_run_config(DEMO)
     single, sharded = tmp_path / "single", tmp_path / "sharded"
     run(cfg, single, 1, "run-single")
-    sharded_run(cfg, DEMO, sharded, shards=2, workers=1, run_id="run-merge")
+    done = threading.Event()
+    lock = shard_dir(sharded, ShardSpec(index=1, count=2), "synthesize") / "warehouse.duckdb.lock"
+    killer = threading.Thread(target=_kill_once, args=(lock, done), daemon=True)
+    killer.start()
+    try:
+        sharded_run(cfg, DEMO, sharded, shards=2, workers=1, run_id="run-merge")
+    finally:
+        done.set()
 
-    # each shard once per phase, and the killed one (pool phase, shard 1) once more
-    assert sorted(launches.read_text().split()) == ["pool0", "pool1", "questions0", "questions1", "synthesize0",
-                                                    "synthesize1", "synthesize1"]
+    # each shard process once per phase (one flow run in its log), and the killed one once more
+    starts = {d.name: d.joinpath("shard.log").read_text().count("for flow 'shard_run'")
+              for d in (sharded / "shards").iterdir()}
+    assert starts == {"0-of-2": 1, "1-of-2": 1, "pool-0-of-2": 1, "pool-1-of-2": 1, "synthesize-0-of-2": 1,
+                      "synthesize-1-of-2": 2}
     runs = _rows(shard_dir(sharded, ShardSpec(index=1, count=2), "synthesize") / "warehouse.duckdb",
                  "SELECT status FROM runs WHERE flow = 'shard_run' AND config_json->>'$.sampling.shard.index' = '1'"
                  " ORDER BY started_at")
     assert [r[0] for r in runs][-2:] == ["running", "completed"]      # the killed try never finished
     assert diff_warehouses(single / "warehouse.duckdb", sharded / "warehouse.duckdb") == []
+
+
+def test_a_shard_process_that_fails_raises_with_its_log(tmp_path: Path) -> None:
+    """A warm-forked shard process that exits non-zero (here: arguments its parser refuses) is reported
+    with its exit status and the tail of its log; the same command as a fresh interpreter fails the same."""
+    args = shard_args(DEMO, ShardSpec(index=0, count=2), tmp_path / "d", 1, "questions")
+    bad = [*args[:-1], "no-such-phase"]
+    with pytest.raises(ShardRunError, match=r"exited 2(.|\n)*invalid choice: 'no-such-phase'"):
+        run_warm(f"{WORKER_MODULE}:main", bad, tmp_path / "warm.log")
+    with pytest.raises(ShardRunError, match=r"exited 2(.|\n)*invalid choice: 'no-such-phase'"):
+        run_shard([*shard_command(DEMO, ShardSpec(index=0, count=2), tmp_path / "d", 1)[:-1], "no-such-phase"],
+                  tmp_path / "cold.log")
 
 
 def test_cli_refuses_a_shard_with_a_cap_over_all_items(tmp_path: Path) -> None:
