@@ -71,6 +71,10 @@ def test_two_shards_merged_equal_a_single_run(prefect_api: None, tmp_path: Path)
         wh = shard_dir(sharded, ShardSpec(index=i, count=2), "synthesize") / "warehouse.duckdb"
         done = {str(r[0]) for r in _rows(wh, "SELECT item_id FROM synthesis_items")}
         assert all(ShardSpec(index=i, count=2).owns("item", x) for x in done)
+    # every shard of every phase reopens the base's saved search indexes (built once), never its own
+    for d in (sharded / "shards").iterdir():
+        assert (d / "indexes").is_symlink() and (d / "indexes").resolve() == (sharded / "indexes").resolve()
+    assert {p.name.split("-")[0] for p in (sharded / "indexes").iterdir()} >= {"text", "image"}
     runs = _rows(sharded / "warehouse.duckdb", "SELECT flow, status, config_json->>'$.sampling.shard.index' "
                                                "FROM runs ORDER BY 3 NULLS LAST, 1")
     assert runs == [("shard_run", "completed", "0")] * 3 + [("shard_run", "completed", "1")] * 3 + [
