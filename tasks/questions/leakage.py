@@ -20,12 +20,12 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import spacy
 from rapidfuzz import fuzz
-from spacy.language import Language
-from spacy.matcher import PhraseMatcher
+
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 LeakKind = Literal["exact", "partial", "fuzzy"]
 _ELISION = re.compile(r"\b(\w{1,2}['’])(?=\w{3})")      # l'Algérie, d'Alger → separate tokens
@@ -54,6 +54,10 @@ def fold(text: str) -> str:
 
 @cache
 def _nlp() -> Language:
+    """spaCy's blank English tokenizer, imported on first use: spaCy pulls in torch (about 4 s), which every
+    process importing the question stage (the CLI, each shard) would otherwise pay."""
+    import spacy
+
     return spacy.blank("en")
 
 
@@ -79,6 +83,8 @@ class LeakChecker:
 
     def __init__(self, aliases: Mapping[str, Iterable[str]], fuzzy_threshold: float = 90.0) -> None:
         self.threshold = fuzzy_threshold
+        from spacy.matcher import PhraseMatcher
+
         nlp = _nlp()
         self._matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._short: list[tuple[str, str]] = []
