@@ -12,7 +12,9 @@ at the end the warehouse file size. Fitted exponent of each stage's time in N be
 ≤ 1.15. JSON ratio = 1.15 / worst exponent (≥ 1 meets); there is no baseline program here, the reference
 is linear growth with 15 % slack.
 
-Usage: python -m benchmarks.scale [--sizes 10000 100000]   (from the repo root; needs ../shared/data)
+Usage: python -m benchmarks.scale [--sizes 10000 100000] [--stages ingest sample questions index]
+(from the repo root; needs ../shared/data). ``--stages`` times a subset; ingest always runs (the later stages read
+its warehouse) and is always reported.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ STAGES = ("ingest", "sample", "questions", "index")
 TARGET = 1.15
 
 
-def one(n: int, tmp: Path) -> dict[str, object]:
-    """Generate the corpus and run every stage once at ``n`` pages; per-stage seconds and peak RSS."""
+def one(n: int, tmp: Path, stages: tuple[str, ...] = STAGES) -> dict[str, object]:
+    """Generate the corpus and run every stage (of ``stages``, plus ingest) once at ``n`` pages; per-stage seconds
+    and peak RSS."""
     from schemas.run_config import SourceConfig, load_run_config
     from schemas.settings import Settings
     from tasks.ingest.ingest import ingest_source
@@ -67,10 +70,13 @@ def one(n: int, tmp: Path) -> dict[str, object]:
 
     with connect(data / "warehouse.duckdb") as con:
         timed("ingest", lambda: (ingest_source(con, data, src, cfg.ingest, "scale", workers=2), refresh_degrees(con)))
-        timed("sample", lambda: sample_all(con, cfg.sampling, "scale"))
-        timed("questions", lambda: question_all(con, cfg.questions, "scale", data, Settings(), text_index,
-                                                ingest_cfg=cfg.ingest))
-        timed("index", lambda: load_indexes(con, data))
+        if "sample" in stages:
+            timed("sample", lambda: sample_all(con, cfg.sampling, "scale"))
+        if "questions" in stages:
+            timed("questions", lambda: question_all(con, cfg.questions, "scale", data, Settings(), text_index,
+                                                    ingest_cfg=cfg.ingest))
+        if "index" in stages:
+            timed("index", lambda: load_indexes(con, data))
         counts = {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0])  # noqa: S608 - fixed names
                   for t in ("pages", "links", "paths", "question_items")}
     return {"n": n, "seconds": seconds, "rss_mib": rss, "xml_mb": round(xml.stat().st_size / 1e6, 1),
@@ -80,24 +86,27 @@ def one(n: int, tmp: Path) -> dict[str, object]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES),
+                    help="the stages to time (ingest always runs and is reported)")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    stages = tuple(s for s in STAGES if s in args.stages or s == "ingest")
     if args.one is not None:
         with tempfile.TemporaryDirectory() as tmp:
-            sys.stdout.write(json.dumps(one(args.one, Path(tmp))) + "\n")
+            sys.stdout.write(json.dumps(one(args.one, Path(tmp), stages)) + "\n")
         return
     results = []
     for n in args.sizes:
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.scale", "--one", str(n)], cwd=ROOT, check=True,
-                              capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.scale", "--one", str(n), "--stages", *stages],
+                              cwd=ROOT, check=True, capture_output=True, text=True)
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         r = results[-1]
         print(f"N={n:>9,}: {r['xml_mb']} MB XML, warehouse {r['warehouse_mb']} MB, rows {r['rows']}")
-        for s in STAGES:
+        for s in stages:
             print(f"  {s:<10} {r['seconds'][s]:>9.2f} s   peak RSS {r['rss_mib'][s]:>8.1f} MiB")
     exps: dict[str, float] = {}
     for a, b in itertools.pairwise(results):
-        for s in STAGES:
+        for s in stages:
             e = math.log(b["seconds"][s] / a["seconds"][s]) / math.log(b["n"] / a["n"])
             exps[s] = max(exps.get(s, -math.inf), e)
             print(f"exponent {s:<10} N {a['n']:,} → {b['n']:,}: {e:.2f}")

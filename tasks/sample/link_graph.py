@@ -8,6 +8,7 @@ the graph is built, so a walk can never step onto one (PAPER.md §2.2, §12.A.3)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,13 +32,14 @@ class NodeTable:
 
 @dataclass(frozen=True, slots=True)
 class EdgeTable:
-    """One row per distinct (src, dst) pair: the first link in page order carries the context."""
+    """One row per distinct (src, dst) pair: the first link in page order carries the context (any sequence: the
+    warehouse's graph keeps them as Arrow columns read row by row, since a walk reads a few rows of millions)."""
 
     src: IntArray
     dst: IntArray
-    anchor_text: list[str]
-    sentence: list[str]
-    infobox_key: list[str | None]
+    anchor_text: Sequence[str]
+    sentence: Sequence[str]
+    infobox_key: Sequence[str | None]
     #: per row, the relation clause (``tasks.sample.relations``) and how it was read; None = not read yet
     #: (a text-less graph). When set, rows without a relation are left out of the walkable graph.
     relation: list[tuple[str, str] | None] | None = None
@@ -103,8 +105,7 @@ def build_graph(nodes: NodeTable, edges: EdgeTable, cfg: SamplingConfig) -> Link
     order = rows[np.lexsort((edges.dst[rows], edges.src[rows]))]
     src, dst = edges.src[order], edges.dst[order]
     indptr = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(indptr, src + 1, 1)
-    np.cumsum(indptr, out=indptr)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
     return LinkGraph(nodes, edges, indptr, dst.astype(np.int64), order.astype(np.int64), excluded, reasons,
                      unrelated)
 

@@ -16,7 +16,7 @@ import hashlib
 import itertools
 import json
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -318,14 +318,14 @@ def _select_all_seeds(graph: LinkGraph, wiki: str, cfg: SamplingConfig) -> tuple
             continue
         assert domain is not None
         by_domain.setdefault(domain, []).append((title_key(title, cfg.seed), v))
-    queues = {d: [v for _, v in sorted(items)] for d, items in sorted(by_domain.items())}
+    queues = {d: deque(v for _, v in sorted(items)) for d, items in sorted(by_domain.items())}
     seeds: list[Seed] = []
     taken = dict.fromkeys(queues, 0)
     while any(queues.values()):
         for d, q in queues.items():
             if not q:
                 continue
-            v = q.pop(0)
+            v = q.popleft()     # a list's pop(0) made the round-robin quadratic in the seeds of a domain
             full = (cfg.max_seeds is not None and len(seeds) >= cfg.max_seeds) or (
                 cfg.domain_quota is not None and taken[d] >= cfg.domain_quota)
             if full:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
+import pyarrow as pa
 
 from schemas.run_config import SamplingConfig
 from tasks.sample.link_graph import EdgeTable, LinkGraph, NodeTable, build_graph
@@ -22,6 +24,46 @@ from warehouse import paths as path_repo
 from warehouse.db import Connection
 
 log = logging.getLogger(__name__)
+
+
+class ArrowText(Sequence[str]):
+    """A string column of the edge table read one row at a time (null → ``""``): a path needs the context of a
+    few edges, and a Python list of every edge's sentence costs seconds and hundreds of MB on a large wiki."""
+
+    def __init__(self, col: pa.ChunkedArray) -> None:
+        self._col = col.combine_chunks()
+
+    def __len__(self) -> int:
+        return len(self._col)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [str(x or "") for x in self._col[i].to_pylist()]
+        return str(self._col[i].as_py() or "")
+
+
+class ArrowKeys(Sequence[str | None]):
+    """The ``infobox_key`` column read one row at a time (null stays None)."""
+
+    def __init__(self, col: pa.ChunkedArray) -> None:
+        self._col = col.combine_chunks()
+
+    def __len__(self) -> int:
+        return len(self._col)
+
+    @overload
+    def __getitem__(self, i: int) -> str | None: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str | None]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str | None] | None:
+        if isinstance(i, slice):
+            return [None if x is None else str(x) for x in self._col[i].to_pylist()]
+        x = self._col[i].as_py()
+        return None if x is None else str(x)
 
 
 def load_graph(con: Connection, wiki: str, cfg: SamplingConfig) -> LinkGraph:
@@ -36,12 +78,13 @@ def load_graph(con: Connection, wiki: str, cfg: SamplingConfig) -> LinkGraph:
         image_min_side=graph_repo.as_int64(n.column("image_min_side")),
     )
     src, dst = graph_repo.as_int64(e.column("src")), graph_repo.as_int64(e.column("dst"))
-    anchors = [str(x or "") for x in e.column("anchor_text").to_pylist()]
-    sentences = [str(x or "") for x in e.column("sentence").to_pylist()]
-    keys = e.column("infobox_key").to_pylist()
-    titles = nodes.titles
-    relations = [edge_relation(titles[int(s)], a, t, k)
-                 for s, a, t, k in zip(src, anchors, sentences, keys, strict=True)] if cfg.require_relations else None
+    anchors, sentences = ArrowText(e.column("anchor_text")), ArrowText(e.column("sentence"))
+    keys = ArrowKeys(e.column("infobox_key"))
+    relations = None
+    if cfg.require_relations:       # every edge's relation decides whether a walk may take it: read them all
+        titles = nodes.titles
+        relations = [edge_relation(titles[int(s)], a, t, k) for s, a, t, k in
+                     zip(src, anchors[:], sentences[:], keys[:], strict=True)]
     edges = EdgeTable(src=src, dst=dst, anchor_text=anchors, sentence=sentences, infobox_key=keys, relation=relations)
     return build_graph(nodes, edges, cfg)
 
