@@ -3,10 +3,7 @@ single-worker run; a shard killed mid-run is retried alone and the merge still e
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
-import time
 from pathlib import Path
 
 import duckdb
@@ -26,6 +23,7 @@ from tasks.shards.launch import (
     shard_command,
     shard_dir,
 )
+from tests.fakes.processes import kill_lock_holder_once
 from warehouse.compare import diff_warehouses
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # one run + a sharded run (2 phases); a busy box is slow
@@ -90,17 +88,6 @@ def test_two_shards_merged_equal_a_single_run(prefect_api: None, tmp_path: Path)
     assert diff_warehouses(single / "warehouse.duckdb", sharded / "warehouse.duckdb") == []
 
 
-def _kill_once(lock: Path, done: threading.Event) -> None:
-    """SIGKILL the process holding ``lock`` (its pid is the lock file's content) once it has one."""
-    while not done.is_set():
-        text = lock.read_text().strip() if lock.exists() else ""
-        if text.isdigit():
-            time.sleep(0.5)
-            os.kill(int(text), signal.SIGKILL)
-            return
-        time.sleep(0.05)
-
-
 def test_a_shard_killed_mid_run_is_retried_alone(prefect_api: None, tmp_path: Path) -> None:
     """Shard 1's first synthesize-phase process (enhance → teacher; forked from the warm server) is SIGKILLed
     once it holds its warehouse; only that shard runs again, and the merge of the resumed shard equals a
@@ -110,7 +97,7 @@ def test_a_shard_killed_mid_run_is_retried_alone(prefect_api: None, tmp_path: Pa
     run(cfg, single, 1, "run-single")
     done = threading.Event()
     lock = shard_dir(sharded, ShardSpec(index=1, count=2), "synthesize") / "warehouse.duckdb.lock"
-    killer = threading.Thread(target=_kill_once, args=(lock, done), daemon=True)
+    killer = threading.Thread(target=kill_lock_holder_once, args=(lock, done), daemon=True)
     killer.start()
     try:
         sharded_run(cfg, DEMO, sharded, shards=2, workers=1, run_id="run-merge")

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from flows.run import run
 from flows.sharded import shard_run, sharded_run
 from schemas.run_config import ShardSpec, load_run_config
 from tasks.shards.launch import shard_dir
+from tests.fakes.processes import kill_lock_holder_once
 from warehouse.compare import diff_warehouses
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # one run + a sharded run (2 phases); a busy box is slow
@@ -57,17 +57,6 @@ def process_pool(prefect_api: None, tmp_path: Path) -> Iterator[tuple[str, str]]
         log.close()
 
 
-def _kill_once(lock: Path, done: threading.Event) -> None:
-    """SIGKILL the process holding ``lock`` (its pid is the lock file's content) once it has one."""
-    while not done.is_set():
-        text = lock.read_text().strip() if lock.exists() else ""
-        if text.isdigit():
-            time.sleep(0.5)
-            os.kill(int(text), signal.SIGKILL)
-            return
-        time.sleep(0.05)
-
-
 def test_shards_on_a_process_work_pool_equal_one_worker_and_a_killed_shard_is_retried_alone(
         process_pool: tuple[str, str], tmp_path: Path) -> None:
     deployment, dep_id = process_pool
@@ -77,7 +66,7 @@ def test_shards_on_a_process_work_pool_equal_one_worker_and_a_killed_shard_is_re
 
     done = threading.Event()
     lock = shard_dir(sharded, ShardSpec(index=1, count=2), "synthesize") / "warehouse.duckdb.lock"
-    killer = threading.Thread(target=_kill_once, args=(lock, done), daemon=True)
+    killer = threading.Thread(target=kill_lock_holder_once, args=(lock, done), daemon=True)
     killer.start()
     try:
         sharded_run(cfg, DEMO, sharded, shards=2, workers=1, run_id="run-merge", deployment=deployment)
