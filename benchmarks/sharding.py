@@ -26,7 +26,6 @@ Usage: python -m benchmarks.sharding [--shards 2] [--corpus-pages N] [--cold]   
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,6 @@ from typing import Any
 
 import duckdb
 import yaml
-from prefect import get_client
 from prefect.testing.utilities import prefect_test_harness
 
 from benchmarks._common import emit, fixture
@@ -62,6 +60,7 @@ from tasks.shards.launch import (
     start_warm,
 )
 from tasks.shards.merge import merge_shards as union_shards
+from tasks.shards.steps import prefect_api_url
 from tasks.synthesize.steps import synthesize_step
 from warehouse.compare import diff_warehouses
 
@@ -131,19 +130,12 @@ def _shard_seconds(d: Path) -> float:
     return float(row[0][0]) if row else float("nan")
 
 
-def _api_url() -> str:
-    """The Prefect API this process uses, so shard processes report to it."""
-    with get_client(sync_client=True) as client:
-        return str(client.api_url)
-
-
 def _run_one(cfg_path: Path, d: Path, s: ShardSpec, phase: str, cold: bool) -> None:
     out = shard_dir(d, s, phase)
     if cold:           # a fresh interpreter per shard and phase (before issue 16's warm start)
-        run_shard(shard_command(cfg_path, s, out, 1, phase), out / "shard.log",
-                  {**os.environ, "PREFECT_API_URL": _api_url()})
+        run_shard([*shard_command(cfg_path, s, out, 1, phase), "--api-url", prefect_api_url()], out / "shard.log")
     else:              # what tasks.shards.steps.run_shard_step does: a fork of the warm server
-        run_warm(f"{WORKER_MODULE}:main", [*shard_args(cfg_path, s, out, 1, phase), "--api-url", _api_url()],
+        run_warm(f"{WORKER_MODULE}:main", [*shard_args(cfg_path, s, out, 1, phase), "--api-url", prefect_api_url()],
                  out / "shard.log")
 
 

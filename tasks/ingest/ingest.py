@@ -171,28 +171,27 @@ def ingest_source(con: Connection, data_dir: Path, cfg: SourceConfig, ingest_cfg
         since = time.monotonic()
 
     try:
-        try:
-            for batch in open_source(cfg, workers=workers, batch_pages=ingest_cfg.batch_pages,
-                                     max_image_bytes=ingest_cfg.max_image_bytes):
-                pages, bad = _checked_titles(batch)
-                pending.extend(pages)
-                reject_repo.upsert_rejects(con, STAGE, run_id,
-                                           [(f"{r.wiki}:{r.title}", r.reason, r.detail) for r in bad])
-                result.rejects.update(r.reason for r in bad)
-                for blob in (r for r in batch if isinstance(r, ImageBlob)):
-                    reason = store_blob(con, data_dir, blob, ingest_cfg, run_id)
-                    if reason:
-                        result.rejects[reason] += 1
-                    else:
-                        result.images += 1
-                if len(pending) >= ingest_cfg.commit_pages or time.monotonic() - since >= COMMIT_SECONDS:
-                    commit()
-        finally:
-            commit()          # what was read before a fault is committed too
+        for batch in open_source(cfg, workers=workers, batch_pages=ingest_cfg.batch_pages,
+                                 max_image_bytes=ingest_cfg.max_image_bytes):
+            pages, bad = _checked_titles(batch)
+            pending.extend(pages)
+            reject_repo.upsert_rejects(con, STAGE, run_id,
+                                       [(f"{r.wiki}:{r.title}", r.reason, r.detail) for r in bad])
+            result.rejects.update(r.reason for r in bad)
+            for blob in (r for r in batch if isinstance(r, ImageBlob)):
+                reason = store_blob(con, data_dir, blob, ingest_cfg, run_id)
+                if reason:
+                    result.rejects[reason] += 1
+                else:
+                    result.images += 1
+            if len(pending) >= ingest_cfg.commit_pages or time.monotonic() - since >= COMMIT_SECONDS:
+                commit()
     except SourceError as err:
+        commit()              # every page read before the fault is committed too
         source_repo.update_source(con, source_id, status="failed", pages_committed=result.pages,
                                   rejects=sum(result.rejects.values()), last_page=last, error=str(err))
         raise
+    commit()
     source_repo.update_source(con, source_id, status="completed", pages_committed=result.pages,
                               rejects=sum(result.rejects.values()), last_page=last, wiki=wiki,
                               dump_date=dump_date(cfg.path) if cfg.path else None)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
-from typing import overload
+from collections.abc import Callable, Sequence
+from typing import TypeVar, overload
 
 import numpy as np
 import pyarrow as pa
@@ -26,44 +26,37 @@ from warehouse.db import Connection
 log = logging.getLogger(__name__)
 
 
-class ArrowText(Sequence[str]):
-    """A string column of the edge table read one row at a time (null → ``""``): a path needs the context of a
-    few edges, and a Python list of every edge's sentence costs seconds and hundreds of MB on a large wiki."""
+T = TypeVar("T")
 
-    def __init__(self, col: pa.ChunkedArray) -> None:
+
+class ArrowColumn(Sequence[T]):
+    """A string column of the edge table read one row at a time, each value (null included) through ``convert``:
+    a path needs the context of a few edges, and a Python list of every edge's sentence costs seconds and hundreds
+    of MB on a large wiki."""
+
+    def __init__(self, col: pa.ChunkedArray, convert: Callable[[str | None], T]) -> None:
         self._col = col.combine_chunks()
+        self._convert = convert
 
     def __len__(self) -> int:
         return len(self._col)
 
     @overload
-    def __getitem__(self, i: int) -> str: ...
+    def __getitem__(self, i: int) -> T: ...
     @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-    def __getitem__(self, i: int | slice) -> str | list[str]:
+    def __getitem__(self, i: slice) -> list[T]: ...
+    def __getitem__(self, i: int | slice) -> T | list[T]:
         if isinstance(i, slice):
-            return [str(x or "") for x in self._col[i].to_pylist()]
-        return str(self._col[i].as_py() or "")
+            return [self._convert(x) for x in self._col[i].to_pylist()]
+        return self._convert(self._col[i].as_py())
 
 
-class ArrowKeys(Sequence[str | None]):
-    """The ``infobox_key`` column read one row at a time (null stays None)."""
+def _text(x: str | None) -> str:
+    return str(x or "")
 
-    def __init__(self, col: pa.ChunkedArray) -> None:
-        self._col = col.combine_chunks()
 
-    def __len__(self) -> int:
-        return len(self._col)
-
-    @overload
-    def __getitem__(self, i: int) -> str | None: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[str | None]: ...
-    def __getitem__(self, i: int | slice) -> str | list[str | None] | None:
-        if isinstance(i, slice):
-            return [None if x is None else str(x) for x in self._col[i].to_pylist()]
-        x = self._col[i].as_py()
-        return None if x is None else str(x)
+def _key(x: str | None) -> str | None:
+    return None if x is None else str(x)
 
 
 def load_graph(con: Connection, wiki: str, cfg: SamplingConfig) -> LinkGraph:
@@ -78,8 +71,8 @@ def load_graph(con: Connection, wiki: str, cfg: SamplingConfig) -> LinkGraph:
         image_min_side=graph_repo.as_int64(n.column("image_min_side")),
     )
     src, dst = graph_repo.as_int64(e.column("src")), graph_repo.as_int64(e.column("dst"))
-    anchors, sentences = ArrowText(e.column("anchor_text")), ArrowText(e.column("sentence"))
-    keys = ArrowKeys(e.column("infobox_key"))
+    anchors, sentences = ArrowColumn(e.column("anchor_text"), _text), ArrowColumn(e.column("sentence"), _text)
+    keys = ArrowColumn(e.column("infobox_key"), _key)
     relations = None
     if cfg.require_relations:       # every edge's relation decides whether a walk may take it: read them all
         titles = nodes.titles

@@ -16,7 +16,7 @@ from tasks.shards.launch import WORKER_MODULE, ShardRunError, run_warm, seed_sha
 from tasks.shards.merge import merge_shards
 
 
-def _api_url() -> str:
+def prefect_api_url() -> str:
     """The Prefect API this process reports to (a test server, a real server or this process's ephemeral
     one): the shard reports there too, so its flow runs show up next to the parent's and it never starts a
     temporary server of its own."""
@@ -43,7 +43,7 @@ def run_shard_step(config_path: Path, shard: ShardSpec, data_dir: Path, workers:
             raise ShardRunError(f"shard {shard} ({phase}): flow run {run.name} of {deployment} ended "
                                 f"{run.state_name} (worker log; data dir {out})")
         return str(out)
-    args = [*shard_args(config_path, shard, out, workers, phase), "--api-url", _api_url()]
+    args = [*shard_args(config_path, shard, out, workers, phase), "--api-url", prefect_api_url()]
     log.info("shard %s %s (%s): %s %s", shard, phase, "seeded" if seeded else "resumed", WORKER_MODULE,
              " ".join(args))
     run_warm(f"{WORKER_MODULE}:main", args, out / "shard.log")     # a process forked from the warm server
