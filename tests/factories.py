@@ -15,6 +15,7 @@ from schemas.run_config import IngestConfig, SamplingConfig, SourceConfig
 from schemas.settings import Settings
 from tasks.sample.link_graph import LinkGraph
 from tasks.sample.paths import Seed, sample_paths
+from tasks.sample.stage import edge_text_lookup
 from warehouse import graph as graph_repo
 from warehouse.db import Connection
 
@@ -109,7 +110,8 @@ def check_paths(graph: LinkGraph, cfg: SamplingConfig, con: Connection, wiki: st
     Returns the number of paths."""
     if seeds is None:
         seeds = [Seed(v, "location") for v in range(graph.n_nodes) if not graph.excluded[v]]
-    paths, rejects = sample_paths(graph, wiki, seeds, cfg, lambda t: graph_repo.load_infoboxes(con, wiki, t))
+    texts = edge_text_lookup(con, wiki, graph)
+    paths, rejects = sample_paths(graph, wiki, seeds, cfg, lambda t: graph_repo.load_infoboxes(con, wiki, t), texts)
     index = {t: i for i, t in enumerate(graph.nodes.titles)}
     assert len(paths) + len(rejects) == len(seeds)
     for p in paths:
@@ -120,7 +122,7 @@ def check_paths(graph: LinkGraph, cfg: SamplingConfig, con: Connection, wiki: st
         assert all(s not in n.title for n in p.nodes for s in cfg.excluded_title_substrings)
         assert len(p.answer.split()) <= cfg.answer_max_tokens
         assert [e.src for e in p.edges] == [n.title for n in p.nodes[:-1]]
-    again, _ = sample_paths(graph, wiki, seeds, cfg, lambda t: graph_repo.load_infoboxes(con, wiki, t))
+    again, _ = sample_paths(graph, wiki, seeds, cfg, lambda t: graph_repo.load_infoboxes(con, wiki, t), texts)
     assert again == paths, "seeded sampling is deterministic"
     return len(paths)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -20,9 +20,36 @@ def load_nodes(con: Connection, wiki: str) -> pa.Table:
     return con.sql(load_query("graph_nodes"), params={"wiki": wiki}).to_arrow_table()
 
 
-def load_edges(con: Connection, wiki: str) -> pa.Table:
-    """Columns: src, dst (node ids in title order), anchor_text, sentence, infobox_key."""
-    return con.sql(load_query("graph_edges"), params={"wiki": wiki}).to_arrow_table()
+def iter_links(con: Connection, wiki: str, *, texts: bool, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+    """Every article→article link of ``wiki`` (redirects resolved), unordered, in batches of ``batch_rows``:
+    src, dst (node ids in title order), ordinal (on the source page), and with ``texts`` anchor_text, sentence,
+    infobox_key. Memory is one batch however large the wiki (DuckDB streams the join; nothing is aggregated)."""
+    cols = "*" if texts else "src, dst, ordinal"
+    query = f"SELECT {cols} FROM ({load_query('graph_links')})"  # noqa: S608 - fixed column lists
+    reader: pa.RecordBatchReader = con.sql(query, params={"wiki": wiki}).to_arrow_reader(batch_rows)
+    yield from reader
+
+
+def load_link_texts(con: Connection, wiki: str, src_titles: Sequence[str],
+                    ordinals: Sequence[int]) -> list[tuple[str, str, str | None]]:
+    """(anchor_text, sentence, infobox_key) of the links ``(src_titles[i], ordinals[i])``, in that order."""
+    if not src_titles:
+        return []
+    keys = pa.table({"i": pa.array(range(len(src_titles)), pa.int64()), "src_title": pa.array(src_titles, pa.string()),
+                     "ordinal": pa.array(ordinals, pa.int32())})
+    con.register("_link_keys", keys)
+    try:
+        rows = con.execute(
+            "SELECT k.i, l.anchor_text, l.sentence, l.infobox_key FROM _link_keys k"
+            " JOIN links l ON l.wiki = $wiki AND l.src_title = k.src_title AND l.ordinal = k.ordinal",
+            {"wiki": wiki}).fetchall()
+    finally:
+        con.unregister("_link_keys")
+    found = {int(i): (str(a or ""), str(s or ""), None if k is None else str(k)) for i, a, s, k in rows}
+    missing = len(src_titles) - len(found)
+    if missing:
+        raise LookupError(f"{missing} of {len(src_titles)} links are not in the warehouse (rewritten during the walk?)")
+    return [found[i] for i in range(len(src_titles))]
 
 
 def load_infoboxes(con: Connection, wiki: str, titles: Sequence[str]) -> dict[str, dict[str, str]]:

@@ -8,7 +8,7 @@ the graph is built, so a walk can never step onto one (PAPER.md §2.2, §12.A.3)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,17 +32,34 @@ class NodeTable:
 
 @dataclass(frozen=True, slots=True)
 class EdgeTable:
-    """One row per distinct (src, dst) pair: the first link in page order carries the context (any sequence: the
-    warehouse's graph keeps them as Arrow columns read row by row, since a walk reads a few rows of millions)."""
+    """One row per distinct (src, dst) pair, as integers: the first link in page order carries the context, and
+    its text is read (by source title and ``ordinal``) only for the edges a path takes (``EdgeTextLookup``), so
+    the graph's memory is its arrays however much text the wiki has."""
 
     src: IntArray
     dst: IntArray
-    anchor_text: Sequence[str]
-    sentence: Sequence[str]
-    infobox_key: Sequence[str | None]
-    #: per row, the relation clause (``tasks.sample.relations``) and how it was read; None = not read yet
-    #: (a text-less graph). When set, rows without a relation are left out of the walkable graph.
-    relation: list[tuple[str, str] | None] | None = None
+    ordinal: IntArray                   # the first link's position on the source page (``links.ordinal``)
+    #: per row, the index in ``relation_vocab`` of the relation clause (``tasks.sample.relations``) and how it was
+    #: read, -1 where none reads the edge; None = not read (a text-less graph, or ``require_relations`` off).
+    #: When set, rows without a relation are left out of the walkable graph.
+    relation: npt.NDArray[np.int32] | None = None
+    relation_vocab: Sequence[tuple[str, str]] = ()
+
+    def relation_of(self, row: int) -> tuple[str, str] | None:
+        if self.relation is None or self.relation[row] < 0:
+            return None
+        return self.relation_vocab[int(self.relation[row])]
+
+
+#: (anchor text, sentence, infobox key) of an edge's first link
+EdgeText = tuple[str, str, str | None]
+#: edge rows → their texts, one call for every edge of a batch of paths
+EdgeTextLookup = Callable[[Sequence[int]], Mapping[int, EdgeText]]
+
+
+def no_edge_texts(rows: Sequence[int]) -> dict[int, EdgeText]:
+    """The texts of a text-less graph (Wikispeedia pairs, unit-test graphs): empty."""
+    return dict.fromkeys(rows, ("", "", None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +115,7 @@ def build_graph(nodes: NodeTable, edges: EdgeTable, cfg: SamplingConfig) -> Link
     keep = ~excluded[edges.dst] & (edges.src != edges.dst) if len(edges.dst) else np.zeros(0, dtype=bool)
     unrelated = None
     if edges.relation is not None:
-        related = np.array([r is not None for r in edges.relation], dtype=bool)
+        related = edges.relation >= 0
         unrelated = np.bincount(edges.src[keep & ~related], minlength=n).astype(np.int64)
         keep &= related
     rows = np.flatnonzero(keep)
@@ -118,6 +135,5 @@ def graph_from_pairs(titles: list[str], src: IntArray, dst: IntArray, cfg: Sampl
     s, d = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
     deg = np.bincount(d, minlength=n).astype(np.int64) if in_degree is None else in_degree
     nodes = NodeTable(list(titles), [None] * n, deg, np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64))
-    m = len(s)
-    edges = EdgeTable(s, d, [""] * m, [""] * m, [None] * m)
+    edges = EdgeTable(s, d, np.zeros(len(s), dtype=np.int64))
     return build_graph(nodes, edges, cfg)

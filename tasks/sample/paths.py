@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from schemas.paths import PathEdge, PathNode, RelationMethod, SampledPath, SeedReject
 from schemas.run_config import SamplingConfig
-from tasks.sample.link_graph import IntArray, LinkGraph
+from tasks.sample.link_graph import EdgeText, EdgeTextLookup, IntArray, LinkGraph, no_edge_texts
 
 U64 = npt.NDArray[np.uint64]
 InfoboxLookup = Callable[[Sequence[str]], Mapping[str, Mapping[str, str]]]
@@ -214,19 +214,19 @@ def sampling_hash(cfg: SamplingConfig) -> str:
 
 
 def _build_path(graph: LinkGraph, wiki: str, seed: Seed, walk: IntArray, answer: tuple[str, str],
-                attempt: int, cfg: SamplingConfig, s_hash: str) -> SampledPath:
+                attempt: int, cfg: SamplingConfig, s_hash: str, texts: Mapping[int, EdgeText]) -> SampledPath:
     titles = [graph.nodes.titles[int(v)] for v in walk]
     roles = ["anchor"] + ["bridge"] * (len(titles) - 2) + ["answer"]
     nodes = tuple(PathNode(t, r) for t, r in zip(titles, roles, strict=True))  # type: ignore[arg-type]
     edges = []
     for a, b in itertools.pairwise(walk):
         row = graph.edge_context(int(a), int(b))
-        anchor, sentence = graph.edges.anchor_text[row], graph.edges.sentence[row]
-        rel = graph.edges.relation[row] if graph.edges.relation is not None else None
+        anchor, sentence, infobox_key = texts[row]
+        rel = graph.edges.relation_of(row)
         if rel is not None:
             label, method = rel[0], cast(RelationMethod, rel[1])
-        else:                                   # a text-less graph (Wikispeedia): benchmarks only
-            label, method = relation_label(anchor, sentence, graph.edges.infobox_key[row], graph.nodes.titles[int(a)])
+        else:                                   # relations not required (or a text-less graph)
+            label, method = relation_label(anchor, sentence, infobox_key, graph.nodes.titles[int(a)])
         edges.append(PathEdge(graph.nodes.titles[int(a)], graph.nodes.titles[int(b)], anchor, sentence,
                               label, method))
     return SampledPath(_path_id(wiki, titles[0], attempt, s_hash), wiki, titles[0], seed.domain,
@@ -234,15 +234,17 @@ def _build_path(graph: LinkGraph, wiki: str, seed: Seed, walk: IntArray, answer:
 
 
 def sample_paths(graph: LinkGraph, wiki: str, seeds: Sequence[Seed], cfg: SamplingConfig,
-                 infoboxes: InfoboxLookup) -> tuple[list[SampledPath], list[SeedReject]]:
+                 infoboxes: InfoboxLookup, edge_texts: EdgeTextLookup = no_edge_texts,
+                 ) -> tuple[list[SampledPath], list[SeedReject]]:
     """Up to ``paths_per_seed`` distinct paths per seed (the paper: one) within
-    ``max_retries × paths_per_seed`` attempts; a seed with none is one reject with its failure counts."""
+    ``max_retries × paths_per_seed`` attempts; a seed with none is one reject with its failure counts.
+    The texts of the edges the paths take are read once, at the end (``edge_texts``)."""
     s_hash = sampling_hash(cfg)
     keys = np.array([title_key(graph.nodes.titles[s.node], cfg.seed) for s in seeds], dtype=np.uint64)
     failures: list[Counter[str]] = [Counter() for _ in seeds]
     found: list[set[tuple[str, ...]]] = [set() for _ in seeds]
     pending = np.arange(len(seeds))
-    paths: list[SampledPath] = []
+    walked: list[tuple[int, IntArray, tuple[str, str], int]] = []     # (seed index, walk, answer, attempt)
     for attempt in range(cfg.max_retries * cfg.paths_per_seed):
         if not len(pending):
             break
@@ -270,7 +272,7 @@ def sample_paths(graph: LinkGraph, wiki: str, seeds: Sequence[Seed], cfg: Sampli
                 failures[i]["duplicate_walk"] += 1
             else:
                 found[i].add(tuple(titles))
-                paths.append(_build_path(graph, wiki, seeds[int(i)], walk, answer, attempt, cfg, s_hash))
+                walked.append((int(i), walk, answer, attempt))
             if len(found[i]) < cfg.paths_per_seed:
                 still.append(int(i))
         pending = np.array(still, dtype=np.int64)
@@ -281,6 +283,10 @@ def sample_paths(graph: LinkGraph, wiki: str, seeds: Sequence[Seed], cfg: Sampli
                               sort_keys=True))
         for i in pending if not found[i]
     ]
+    rows = sorted({graph.edge_context(int(a), int(b)) for _, walk, _, _ in walked for a, b in itertools.pairwise(walk)})
+    texts = edge_texts(rows)
+    paths = [_build_path(graph, wiki, seeds[i], walk, answer, attempt, cfg, s_hash, texts)
+             for i, walk, answer, attempt in walked]
     paths.sort(key=lambda p: (p.seed_title, p.path_id))
     return paths, rejects
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
-from typing import TypeVar, overload
+from collections.abc import Sequence
 
 import numpy as np
-import pyarrow as pa
+import numpy.typing as npt
 
 from schemas.run_config import SamplingConfig
-from tasks.sample.link_graph import EdgeTable, LinkGraph, NodeTable, build_graph
+from tasks.sample.link_graph import EdgeTable, EdgeText, EdgeTextLookup, LinkGraph, NodeTable, build_graph
 from tasks.sample.paths import sample_paths, sampling_hash, select_seeds
 from tasks.sample.relations import edge_relation
 from warehouse import graph as graph_repo
@@ -26,43 +25,11 @@ from warehouse.db import Connection
 log = logging.getLogger(__name__)
 
 
-T = TypeVar("T")
-
-
-class ArrowColumn(Sequence[T]):
-    """A string column of the edge table read one row at a time, each value (null included) through ``convert``:
-    a path needs the context of a few edges, and a Python list of every edge's sentence costs seconds and hundreds
-    of MB on a large wiki."""
-
-    def __init__(self, col: pa.ChunkedArray, convert: Callable[[str | None], T]) -> None:
-        self._col = col.combine_chunks()
-        self._convert = convert
-
-    def __len__(self) -> int:
-        return len(self._col)
-
-    @overload
-    def __getitem__(self, i: int) -> T: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[T]: ...
-    def __getitem__(self, i: int | slice) -> T | list[T]:
-        if isinstance(i, slice):
-            return [self._convert(x) for x in self._col[i].to_pylist()]
-        return self._convert(self._col[i].as_py())
-
-
-def _text(x: str | None) -> str:
-    return str(x or "")
-
-
-def _key(x: str | None) -> str | None:
-    return None if x is None else str(x)
-
-
 def load_graph(con: Connection, wiki: str, cfg: SamplingConfig) -> LinkGraph:
-    """Build the CSR graph of one wiki from the warehouse."""
+    """Build the CSR graph of one wiki from the warehouse: integer arrays, plus a relation code per edge when
+    ``cfg.require_relations``. Links are streamed, never aggregated or held as text: the graph's memory is its
+    arrays however much text the wiki has."""
     n = graph_repo.load_nodes(con, wiki)
-    e = graph_repo.load_edges(con, wiki)
     nodes = NodeTable(
         titles=[str(t) for t in n.column("title").to_pylist()],
         infobox_type=n.column("infobox_type").to_pylist(),
@@ -70,16 +37,59 @@ def load_graph(con: Connection, wiki: str, cfg: SamplingConfig) -> LinkGraph:
         is_disambiguation=np.asarray(n.column("is_disambiguation").to_pylist(), dtype=bool),
         image_min_side=graph_repo.as_int64(n.column("image_min_side")),
     )
-    src, dst = graph_repo.as_int64(e.column("src")), graph_repo.as_int64(e.column("dst"))
-    anchors, sentences = ArrowColumn(e.column("anchor_text"), _text), ArrowColumn(e.column("sentence"), _text)
-    keys = ArrowColumn(e.column("infobox_key"), _key)
-    relations = None
-    if cfg.require_relations:       # every edge's relation decides whether a walk may take it: read them all
-        titles = nodes.titles
-        relations = [edge_relation(titles[int(s)], a, t, k) for s, a, t, k in
-                     zip(src, anchors[:], sentences[:], keys[:], strict=True)]
-    edges = EdgeTable(src=src, dst=dst, anchor_text=anchors, sentence=sentences, infobox_key=keys, relation=relations)
+    edges = _first_links(con, wiki)
+    if cfg.require_relations:
+        codes, vocab = _read_relations(con, wiki, nodes.titles, edges)
+        edges = EdgeTable(edges.src, edges.dst, edges.ordinal, codes, vocab)
     return build_graph(nodes, edges, cfg)
+
+
+def _first_links(con: Connection, wiki: str) -> EdgeTable:
+    """Distinct (src, dst) edges sorted by (src, dst), each with the ordinal of its first link on the source page
+    (that link's text is the edge's context)."""
+    parts = [(graph_repo.as_int64(b.column("src")), graph_repo.as_int64(b.column("dst")),
+              graph_repo.as_int64(b.column("ordinal"))) for b in graph_repo.iter_links(con, wiki, texts=False)]
+    src, dst, ordinal = (np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, np.int64) for i in range(3))
+    del parts
+    order = np.lexsort((ordinal, dst, src))
+    src, dst, ordinal = src[order], dst[order], ordinal[order]
+    del order
+    first = np.ones(len(src), dtype=bool)
+    first[1:] = (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])
+    return EdgeTable(src[first], dst[first], ordinal[first])
+
+
+def _read_relations(con: Connection, wiki: str, titles: Sequence[str], edges: EdgeTable,
+                    ) -> tuple[npt.NDArray[np.int32], list[tuple[str, str]]]:
+    """Each edge's relation code (-1: none) and the codes' relations. Every edge decides whether a walk may take
+    it, so every first link's text is read, a streamed batch at a time; a link finds its edge by binary search
+    (edges are sorted by src, dst)."""
+    n = max(len(titles), 1)
+    keys = edges.src * n + edges.dst
+    codes = np.full(len(keys), -1, dtype=np.int32)
+    vocab: dict[tuple[str, str], int] = {}
+    for batch in graph_repo.iter_links(con, wiki, texts=True):
+        b_src, b_dst = graph_repo.as_int64(batch.column("src")), graph_repo.as_int64(batch.column("dst"))
+        rows = np.searchsorted(keys, b_src * n + b_dst)
+        first = np.flatnonzero(graph_repo.as_int64(batch.column("ordinal")) == edges.ordinal[rows])
+        texts = zip(first.tolist(), batch.column("anchor_text").take(first).to_pylist(),
+                    batch.column("sentence").take(first).to_pylist(),
+                    batch.column("infobox_key").take(first).to_pylist(), strict=True)
+        for j, anchor, sentence, key in texts:
+            rel = edge_relation(titles[int(b_src[j])], anchor or "", sentence or "", key)
+            if rel is not None:
+                codes[rows[j]] = vocab.setdefault(rel, len(vocab))
+    return codes, list(vocab)
+
+
+def edge_text_lookup(con: Connection, wiki: str, graph: LinkGraph) -> EdgeTextLookup:
+    """The warehouse's texts of a graph's edges (one query per call)."""
+    def lookup(rows: Sequence[int]) -> dict[int, EdgeText]:
+        titles, edges = graph.nodes.titles, graph.edges
+        texts = graph_repo.load_link_texts(con, wiki, [titles[int(edges.src[r])] for r in rows],
+                                           [int(edges.ordinal[r]) for r in rows])
+        return dict(zip(rows, texts, strict=True))
+    return lookup
 
 
 def sample_all(con: Connection, cfg: SamplingConfig, run_id: str) -> Counter[tuple[str, str]]:
@@ -91,7 +101,7 @@ def sample_all(con: Connection, cfg: SamplingConfig, run_id: str) -> Counter[tup
         def infoboxes(titles: Sequence[str], w: str = wiki) -> dict[str, dict[str, str]]:
             return graph_repo.load_infoboxes(con, w, titles)
 
-        paths, walk_rejects = sample_paths(graph, wiki, seeds, cfg, infoboxes)
+        paths, walk_rejects = sample_paths(graph, wiki, seeds, cfg, infoboxes, edge_text_lookup(con, wiki, graph))
         rejects = seed_rejects + walk_rejects
         path_repo.replace_paths(con, run_id, wiki, sampling_hash(cfg), paths, rejects)
         counts.update(("kept", f"{p.hops}_hops") for p in paths)

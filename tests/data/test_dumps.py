@@ -66,7 +66,7 @@ def test_latgalian_graph_density_and_path_rules(shared_data: Path, tmp_path: Pat
         cfg = SamplingConfig(seed_min_in_degree=0, hub_in_degree=60, require_relations=False)
         graph = load_graph(con, "ltgwiki", cfg)
         edges = con.execute("SELECT count(*) FROM (SELECT DISTINCT src, dst FROM ("
-                            + load_query("graph_edges") + "))", {"wiki": "ltgwiki"}).fetchall()[0]
+                            + load_query("graph_links") + "))", {"wiki": "ltgwiki"}).fetchall()[0]
         assert edges is not None and edges[0] >= 2_500
         assert graph.excluded.sum() > 0, "hub threshold excludes the most linked pages"
         assert check_paths(graph, cfg, con, "ltgwiki") > 50

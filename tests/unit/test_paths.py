@@ -93,7 +93,7 @@ def test_hop_distribution_follows_the_prior() -> None:
 def test_node_exclusions(title: str, disamb: bool, in_degree: int, excluded: bool) -> None:
     nodes = NodeTable([title, "Other"], ["infobox zoo", None], np.array([in_degree, 0]),
                       np.array([disamb, False]), np.array([600, 0]))
-    edges = EdgeTable(np.array([1]), np.array([0]), ["x"], ["x"], [None])
+    edges = EdgeTable(np.array([1]), np.array([0]), np.array([0]))
     g = build_graph(nodes, edges, CFG)
     assert bool(g.excluded[0]) is excluded
     assert (g.n_edges == 0) is excluded, "edges into excluded nodes are dropped"
@@ -104,7 +104,7 @@ def test_seed_eligibility_and_quotas() -> None:
     nodes = NodeTable(titles, ["infobox zoo", "infobox person", "infobox zoo", "infobox zoo", "infobox widget",
                                "infobox person", "infobox person"],
                       np.array([1, 1, 1, 9, 1, 1, 1]), np.zeros(7, bool), np.array([600, 700, 100, 600, 600, 512, 0]))
-    g = build_graph(nodes, EdgeTable(np.zeros(0, np.int64), np.zeros(0, np.int64), [], [], []), CFG)
+    g = build_graph(nodes, EdgeTable(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)), CFG)
     cfg = CFG.model_copy(update={"domain_quota": 1})
     seeds, rejects = select_seeds(g, "w", cfg)
     reasons = {r.seed_title: r.reason for r in rejects}

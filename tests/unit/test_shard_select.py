@@ -27,8 +27,7 @@ def world(n: int = 120, seed: int = 3) -> LinkGraph:
     pairs = np.unique(np.stack([src[keep], dst[keep]], axis=1), axis=0)
     s, d = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
     nodes = NodeTable(titles, kinds, np.bincount(d, minlength=n).astype(np.int64), np.zeros(n, dtype=bool), sides)
-    m = len(s)
-    edges = EdgeTable(s, d, [f"anchor {i}" for i in range(m)], [""] * m, [None] * m)
+    edges = EdgeTable(s, d, np.zeros(len(s), dtype=np.int64))
     return build_graph(nodes, edges, SamplingConfig(seed_min_in_degree=0))
 
 
