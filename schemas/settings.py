@@ -18,6 +18,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("var"), description="root for the warehouse, images and exports")
     workers: int = Field(default=0, ge=0, description="ingest process-pool size; 0 = number of CPUs")
+    duckdb_memory_limit: str | None = Field(
+        default=None, pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="cap on each warehouse connection's DuckDB memory (buffer cache and operators; beyond it "
+                    "DuckDB evicts and spills to disk), e.g. 512MB; None = DuckDB's default, 80% of RAM. Set "
+                    "it to a worker's share of its machine or pod")
     offline: bool = True
     debug: bool = Field(default=False, description="show tracebacks of unexpected errors")
     teacher_base_url: str | None = None

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from schemas.errors import WarehouseError
+from schemas.settings import Settings
 
 Connection = duckdb.DuckDBPyConnection
 _MIGRATION = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -82,8 +83,9 @@ def migrate(con: Connection) -> list[int]:
 
 
 def _open(path: Path, read_only: bool) -> Connection:
+    limit = Settings().duckdb_memory_limit
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        return duckdb.connect(str(path), read_only=read_only, config={"memory_limit": limit} if limit else {})
     except duckdb.IOException as err:
         msg = str(err)
         if "lock" in msg.lower():

@@ -101,19 +101,18 @@ def refresh_degrees(con: Connection) -> int:
     con.execute(
         """
         INSERT INTO page_degrees
-        WITH art AS (SELECT wiki, title FROM pages WHERE namespace = 0 AND redirect_target IS NULL),
-        e AS (
-            SELECT DISTINCT r.wiki, r.src_title, r.dst_title FROM resolved_links r
+        WITH art AS (SELECT wiki, title, row_number() OVER (PARTITION BY wiki ORDER BY title) AS id
+                     FROM pages WHERE namespace = 0 AND redirect_target IS NULL),
+        e AS (  -- distinct edges as id pairs: a hash table of integers, not of title strings
+            SELECT DISTINCT s.wiki, s.id AS src, d.id AS dst FROM resolved_links r
             JOIN art s ON s.wiki = r.wiki AND s.title = r.src_title
             JOIN art d ON d.wiki = r.wiki AND d.title = r.dst_title
-            WHERE r.src_title <> r.dst_title
+            WHERE s.id <> d.id
         )
         SELECT a.wiki, a.title, coalesce(i.n, 0)::INTEGER, coalesce(o.n, 0)::INTEGER
         FROM art a
-        LEFT JOIN (SELECT wiki, dst_title AS t, count(*) AS n FROM e GROUP BY ALL) i
-               ON i.wiki = a.wiki AND i.t = a.title
-        LEFT JOIN (SELECT wiki, src_title AS t, count(*) AS n FROM e GROUP BY ALL) o
-               ON o.wiki = a.wiki AND o.t = a.title
+        LEFT JOIN (SELECT wiki, dst AS id, count(*) AS n FROM e GROUP BY ALL) i ON i.wiki = a.wiki AND i.id = a.id
+        LEFT JOIN (SELECT wiki, src AS id, count(*) AS n FROM e GROUP BY ALL) o ON o.wiki = a.wiki AND o.id = a.id
         """
     )
     con.execute("COMMIT")
