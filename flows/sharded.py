@@ -2,9 +2,10 @@
 
 ``sharded_run``, with every costly stage inside the shards:
 
-1. **Ingest once** into ``<data_dir>`` (the link graph is global: every shard needs all of it). The warm
-   fork server (``tasks.shards.launch.start_warm``: this module and its imports loaded once) starts first, so
-   its imports overlap the ingest and a local shard process is a fork of it, not a fresh interpreter.
+1. **Ingest once** into ``<data_dir>`` (the link graph is global: every shard needs all of it), and build the
+   question stage's uniqueness index there once (``tasks.tooling.load_uniqueness_index``; shards open it). The
+   warm fork server (``tasks.shards.launch.start_warm``: this module and its imports loaded once) starts first,
+   so its imports overlap the ingest and a local shard process is a fork of it, not a fresh interpreter.
 2. **Questions phase**: one ``shard_run`` per shard, each a process (``python -m flows.sharded --phase
    questions``, forked warm) in ``<data_dir>/shards/i-of-N`` seeded with a copy of that warehouse
    (``tasks.shards.launch.seed_shard``; the image folder and saved search indexes are the base's): paths
@@ -40,7 +41,7 @@ from flows.synthesis import synthesis
 from schemas.run_config import RunConfig, ShardSpec, load_run_config
 from tasks.filter.steps import filter_step
 from tasks.pool.steps import enhance_step, pool_step
-from tasks.questions.steps import questions_step
+from tasks.questions.steps import questions_step, uniqueness_index_step
 from tasks.sample.steps import sample_paths_step
 from tasks.shards.launch import PHASES, start_warm
 from tasks.shards.steps import merge_step, run_shard_step
@@ -112,6 +113,7 @@ def sharded_run(config: RunConfig, config_path: Path, data_dir: Path = Path("var
     if deployment is None:
         start_warm()                  # local shards fork from it; its imports overlap the ingest
     pages = ingest(config, data_dir, workers)
+    uniqueness_index_step(data_dir)   # shards link this data dir's indexes/: built once here, not once per shard
     for phase in PHASES[:-1]:
         merge_step(data_dir, _phase(config_path, specs, data_dir, workers, phase, deployment), None, True)
     last = _phase(config_path, specs, data_dir, workers, PHASES[-1], deployment)

@@ -20,14 +20,13 @@ from pathlib import Path
 from tasks.questions.chain import alone_rank
 from tasks.questions.offline import descriptor_query
 from tasks.questions.stage import text_index
-from warehouse import questions as repo
 from warehouse.db import connect
 
 
 def report(db: Path, k: int) -> dict[str, object]:
     with connect(db, read_only=True) as con:
         wiki = "enwiki"
-        search = text_index(repo.all_titles_and_text(con, wiki))
+        search = text_index(con, wiki, db.parent)
         items = con.execute(
             "SELECT v.item_id, v.question, list_transform(v.nodes, lambda n: n.title) FROM vqa_items v").fetchall()
         words = [len(str(q).split()) for _, q, _ in items]

@@ -207,6 +207,27 @@ def load_indexes(con: Connection, data_dir: Path, *, wiki: str | None = None,
     return SearchIndexes(text, image, text_path, image_path, tuple(rebuilt), missing)
 
 
+def uniqueness_documents(con: Connection, wiki: str) -> Iterator[Document]:
+    """The question stage's uniqueness index documents: title, lead and infobox values of every article."""
+    for title, lead, box in all_titles_and_text(con, wiki):
+        yield Document(title, page_url(wiki, title), f"{lead}\n{box}")
+
+
+def load_uniqueness_index(con: Connection, data_dir: Path, wiki: str, *, index_dir: Path | None = None) -> TextIndex:
+    """The question stage's uniqueness index of ``wiki`` (``uniqueness_documents``), saved beside the tool indexes
+    and keyed the same way (content digest of the articles, code digest of what builds it): a rerun, and every
+    shard of a sharded run (their ``indexes/`` is the base's), opens it instead of indexing every page again."""
+    root = index_dir or data_dir / INDEX_DIR
+    key = _digest(INDEX_VERSION, "uniqueness", wiki, repo.text_corpus_digest(con, wiki),
+                  _code_digest(uniqueness_documents, all_titles_and_text, page_url, TextIndex))
+    path = root / f"uniqueness-{wiki}-{key}"
+    if not path.is_dir():
+        with _fresh_dir(path) as tmp:
+            TextIndex.from_documents(uniqueness_documents(con, wiki), path=tmp)
+        log.info("uniqueness index (%s): built", wiki)
+    return TextIndex.open(path)
+
+
 def _digest(*parts: str) -> str:
     h = hashlib.sha256()
     for part in parts:

@@ -42,7 +42,7 @@ from tasks.questions.pipeline import ChainFacts, QuestionSettings, make_question
 from tasks.questions.rewrite import QuestionModel
 from tasks.questions.spec import noun_of
 from tasks.sample.relations import edge_relation
-from toolenv import Document, TextIndex
+from tasks.tooling import load_uniqueness_index
 from warehouse import graph as graph_repo
 from warehouse import questions as repo
 from warehouse.db import Connection
@@ -56,20 +56,19 @@ BATCH_SIZE = 256
 #: Distinct ``(query, k)`` answers the offline index keeps (each at most ``k`` titles and scores).
 SEARCH_MEMO = 16_384
 
-#: Builds the offline uniqueness index from ``(title, lead, infobox values)`` documents.
-IndexFactory = Callable[[Iterable[tuple[str, str, str]]], TopHits]
+#: The offline uniqueness index of one wiki: ``(con, wiki, data_dir)`` → search.
+IndexFactory = Callable[[Connection, str, Path], TopHits]
 
 
-def text_index(docs: Iterable[tuple[str, str, str]]) -> TopHits:
+def text_index(con: Connection, wiki: str, data_dir: Path) -> TopHits:
     """The offline uniqueness index: the same BM25 index (``toolenv``'s tantivy ``TextIndex``) that the
-    ``text_search`` tool uses, over title, lead and infobox values of every article.
+    ``text_search`` tool uses, over title, lead and infobox values of every article, saved under
+    ``<data_dir>/indexes`` (``tasks.tooling.load_uniqueness_index``) so shards and reruns open it.
 
     Answers are memoised per ``(query, k)`` (the index answers deterministically): the same descriptor is
     searched again for every item that describes a node by the same fact ("status LC", "symbol type emblem"),
     and a search's cost grows with the postings of its words, so with the corpus."""
-    index = TextIndex.from_documents(
-        Document(title, f"https://en.wikipedia.org/wiki/{title.replace(' ', '_')}", f"{lead}\n{box}")
-        for title, lead, box in docs)
+    index = load_uniqueness_index(con, data_dir, wiki)
 
     @lru_cache(maxsize=SEARCH_MEMO)
     def search(query: str, k: int) -> tuple[tuple[str, float], ...]:
@@ -289,7 +288,7 @@ def _question(path: SampledPath, cfg: QuestionsConfig, s: QuestionSettings, pre:
     leaks = LeakChecker({n.title: n.aliases for n in nodes}, cfg.fuzzy_leak_threshold)
     model: QuestionModel
     if path.wiki not in indexes:
-        indexes[path.wiki] = make_index(repo.all_titles_and_text(con, path.wiki))
+        indexes[path.wiki] = make_index(con, path.wiki, Path(s.data_dir))
     if client is None:
         model = RuleBasedModel(indexes[path.wiki], nodes[-1].infobox, path.answer_attribute,
                                margin=cfg.uniqueness_margin)

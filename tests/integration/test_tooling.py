@@ -19,7 +19,14 @@ from flows.cli import app
 from schemas.pages import PageRecord
 from schemas.run_config import IngestConfig, SourceConfig
 from tasks.ingest.ingest import ingest_source
-from tasks.tooling import WarehouseToolCache, build_tool_env, load_indexes, page_url, text_documents
+from tasks.tooling import (
+    WarehouseToolCache,
+    build_tool_env,
+    load_indexes,
+    load_uniqueness_index,
+    page_url,
+    text_documents,
+)
 from tests.factories import png_bytes
 from toolenv import CachedResult, EnvConfig, EpisodeItem
 from warehouse.db import Connection, connect
@@ -95,6 +102,22 @@ def test_indexes_are_saved_and_rebuilt_only_when_the_warehouse_changes(data_dir:
     assert changed.rebuilt == ("text",) and changed.image_path == first.image_path
     assert not first.text_path.exists(), "the stale text index is removed"
     assert changed.text.search("weevils genus", top_k=1)[0].title == "Zyzzyva"
+
+
+def test_uniqueness_index_is_saved_shared_and_rebuilt_only_when_the_pages_change(data_dir: Path,
+                                                                                  tmp_path: Path) -> None:
+    where = tmp_path / "indexes"
+    with connect(data_dir / "warehouse.duckdb") as con:
+        first = load_uniqueness_index(con, data_dir, "enwiki", index_dir=where)
+        (saved,) = where.glob("uniqueness-enwiki-*")
+        mtime = saved.stat().st_mtime_ns
+        again = load_uniqueness_index(con, data_dir, "enwiki", index_dir=where)
+        assert again.fingerprint == first.fingerprint and saved.stat().st_mtime_ns == mtime, "opened, not rebuilt"
+        assert again.search("Albania", top_k=1)[0].title == "Albania"
+        upsert_pages(con, [PageRecord("enwiki", "Zyzzyva", 0, lead_text="Zyzzyva is a genus of weevils.")], "t")
+        changed = load_uniqueness_index(con, data_dir, "enwiki", index_dir=where)
+    assert changed.fingerprint != first.fingerprint and not saved.exists(), "the stale index is replaced"
+    assert changed.search("weevils genus", top_k=1)[0].title == "Zyzzyva"
 
 
 def test_image_search_finds_the_article_of_an_ingested_flag(data_dir: Path) -> None:

@@ -86,3 +86,23 @@ def test_bad_query_names_are_refused() -> None:
         db.load_query("../secrets")
     with pytest.raises(WarehouseError, match="no named query"):
         db.load_query("nope")
+
+
+def test_duckdb_memory_limit_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with db.connect(tmp_path / "w.duckdb") as con:
+        default = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    monkeypatch.setenv("SEARCHVL_DUCKDB_MEMORY_LIMIT", "300MB")
+    with db.connect(tmp_path / "w.duckdb") as con:
+        capped = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    assert capped == "286.1 MiB" != default         # DuckDB prints 300 MB in MiB
+
+
+def test_link_texts_by_source_and_ordinal(warehouse: db.Connection) -> None:
+    from warehouse.graph import load_link_texts
+
+    links = (LinkRecord("B", "bee", "A links to bee here."), LinkRecord("C", "sea", "And the sea.", "place"))
+    upsert_pages(warehouse, [PageRecord("enwiki", "A", 0, links=links)], "t")
+    assert load_link_texts(warehouse, "enwiki", ["A", "A"], [1, 0]) == [
+        ("sea", "And the sea.", "place"), ("bee", "A links to bee here.", None)]
+    with pytest.raises(LookupError, match="1 of 1 links"):
+        load_link_texts(warehouse, "enwiki", ["A"], [7])
