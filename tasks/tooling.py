@@ -58,8 +58,8 @@ from toolenv import (
 from toolenv.env import Observation
 from warehouse import db
 from warehouse import tool_calls as repo
-from warehouse.db import Connection
-from warehouse.questions import all_titles_and_text, body_sentences
+from warehouse.db import Connection, load_query
+from warehouse.questions import article_documents
 
 log = logging.getLogger(__name__)
 
@@ -136,16 +136,14 @@ class SearchIndexes:
 
 def text_documents(con: Connection, wiki: str | None = None) -> Iterator[Document]:
     """One ``Document`` per article of ``wiki`` (None: every wiki): title, its Wikipedia URL, lead text and
-    infobox (as ``all_titles_and_text`` renders them for the question stage's uniqueness index), the body
-    sentences that carry links (``body_sentences``; pages keep only their lead), and every
+    infobox (as the question stage's uniqueness index has them), the body sentences that carry links (pages keep
+    only their lead), and every
     alias (redirects, bold lead names, infobox names), so a page is found by any of its names."""
     for w in [wiki] if wiki is not None else repo.wikis(con):
-        aliases = repo.search_aliases(con, w)
-        body = body_sentences(con, w)
-        for title, lead, box in all_titles_and_text(con, w):
-            text = f"{lead}\n{box}\n\n{body[title]}" if title in body else f"{lead}\n{box}"
+        for title, lead, box, body, aliases in article_documents(con, w, body=True):   # streamed, title order
+            text = f"{lead}\n{box}\n\n{body}" if body is not None else f"{lead}\n{box}"
             text = strip_template_markup(text)       # no citation/template pieces in what a search quotes
-            yield Document(title, page_url(w, title), text, tuple(aliases.get(title, ())))
+            yield Document(title, page_url(w, title), text, tuple(aliases))
 
 
 def image_entries(con: Connection, data_dir: Path, wiki: str | None = None) -> tuple[list[ImageEntry], int]:
@@ -179,8 +177,8 @@ def load_indexes(con: Connection, data_dir: Path, *, wiki: str | None = None,
     scope = wiki or "all"
     rebuilt: list[str] = []
     text_key = _digest(INDEX_VERSION, "text", scope, repo.text_corpus_digest(con, wiki),
-                       _code_digest(text_documents, page_url, all_titles_and_text, repo.search_aliases, TextIndex,
-                                    strip_template_markup))
+                       load_query("article_documents"),
+                       _code_digest(text_documents, page_url, article_documents, TextIndex, strip_template_markup))
     text_path = root / f"text-{scope}-{text_key}"
     if not text_path.is_dir():
         with _fresh_dir(text_path) as tmp:
@@ -209,7 +207,7 @@ def load_indexes(con: Connection, data_dir: Path, *, wiki: str | None = None,
 
 def uniqueness_documents(con: Connection, wiki: str) -> Iterator[Document]:
     """The question stage's uniqueness index documents: title, lead and infobox values of every article."""
-    for title, lead, box in all_titles_and_text(con, wiki):
+    for title, lead, box, _, _ in article_documents(con, wiki, body=False):
         yield Document(title, page_url(wiki, title), f"{lead}\n{box}")
 
 
@@ -218,8 +216,8 @@ def load_uniqueness_index(con: Connection, data_dir: Path, wiki: str, *, index_d
     and keyed the same way (content digest of the articles, code digest of what builds it): a rerun, and every
     shard of a sharded run (their ``indexes/`` is the base's), opens it instead of indexing every page again."""
     root = index_dir or data_dir / INDEX_DIR
-    key = _digest(INDEX_VERSION, "uniqueness", wiki, repo.text_corpus_digest(con, wiki),
-                  _code_digest(uniqueness_documents, all_titles_and_text, page_url, TextIndex))
+    key = _digest(INDEX_VERSION, "uniqueness", wiki, repo.text_corpus_digest(con, wiki), load_query("article_texts"),
+                  _code_digest(uniqueness_documents, article_documents, page_url, TextIndex))
     path = root / f"uniqueness-{wiki}-{key}"
     if not path.is_dir():
         with _fresh_dir(path) as tmp:

@@ -10,7 +10,7 @@ a crash neither duplicates rows nor redoes (or re-sends) finished items.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from schemas.paths import PathEdge, PathNode, SampledPath
 from schemas.questions import NodeContext, QuestionOutcome
-from warehouse.db import Connection
+from warehouse.db import Connection, load_query
 from warehouse.rejects import upsert_rejects
 
 STAGE = "questions"
@@ -261,24 +261,14 @@ def write_outcomes(con: Connection, run_id: str, questions_hash: str,
         raise
 
 
-def all_titles_and_text(con: Connection, wiki: str) -> list[tuple[str, str, str]]:
-    """``(title, lead text, infobox)`` of every article: the documents of the offline text index. The infobox
-    is one ``- field: value`` line per field, so a query-focused summary can quote one fact."""
-    rows = con.execute(
-        "SELECT title, coalesce(lead_text, ''), coalesce(array_to_string(list_transform(map_entries(infobox),"
-        " lambda e: '- ' || replace(e.key, '_', ' ') || ': ' || e.value), chr(10)), '')"
-        " FROM pages WHERE wiki = ? AND namespace = 0 AND redirect_target IS NULL ORDER BY title", [wiki]).fetchall()
-    return [(str(t), str(lead), str(box)) for t, lead, box in rows]
-
-
-def body_sentences(con: Connection, wiki: str) -> dict[str, str]:
-    """Per article, the sentences that carry its links, in page order, minus those already in the lead: the
-    body text a search result can quote (pages keep only their lead; links keep their sentence)."""
-    rows = con.execute(
-        "SELECT s.src_title, string_agg(s.sentence, chr(10) || chr(10) ORDER BY s.ord) FROM ("
-        "  SELECT l.src_title, l.sentence, min(l.ordinal) AS ord FROM links l"
-        "  JOIN pages p ON p.wiki = l.wiki AND p.title = l.src_title"
-        "  WHERE l.wiki = ? AND l.sentence IS NOT NULL AND length(l.sentence) > 0"
-        "    AND position(l.sentence IN coalesce(p.lead_text, '')) = 0"
-        "  GROUP BY ALL) s GROUP BY s.src_title", [wiki]).fetchall()
-    return {str(t): str(text) for t, text in rows}
+def article_documents(con: Connection, wiki: str, *, body: bool,
+                      batch_rows: int = 5_000) -> Iterator[tuple[str, str, str, str | None, list[str]]]:
+    """``(title, lead, infobox, body, aliases)`` of every article in title order, streamed a batch at a time
+    (``queries/article_documents.sql``, ``article_texts.sql``): the documents of the search indexes. The infobox is one
+    ``- field: value`` line per field, so a query-focused summary can quote one fact. Without ``body``, body and
+    aliases are left out (None, []) and not computed: the question stage's uniqueness index holds neither."""
+    query = load_query("article_documents" if body else "article_texts")
+    reader: pa.RecordBatchReader = con.sql(query, params={"wiki": wiki}).to_arrow_reader(batch_rows)
+    for batch in reader:
+        cols = [batch.column(i).to_pylist() for i in range(5)]
+        yield from zip(*cols, strict=True)

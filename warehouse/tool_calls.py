@@ -83,19 +83,10 @@ def wikis(con: Connection) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def search_aliases(con: Connection, wiki: str) -> dict[str, list[str]]:
-    """Per article, the names it is also known by (redirects, bold lead names, infobox names), without the
-    title itself, sorted."""
-    rows = con.execute(
-        "SELECT title, list(DISTINCT alias ORDER BY alias) FROM all_aliases"
-        " WHERE wiki = ? AND kind <> 'title' AND alias <> title GROUP BY title", [wiki]).fetchall()
-    return {str(t): [str(a) for a in aliases] for t, aliases in rows}
-
-
 def text_corpus_digest(con: Connection, wiki: str | None) -> str:
     """A content digest of everything the text index holds for ``wiki`` (None: every wiki): article title,
-    lead and infobox plus every alias. Order-independent sums of MD5s, computed in SQL, so
-    checking whether a saved index is current reads no text into Python."""
+    lead and infobox, every alias, and every link's sentence (the body text a document quotes). Order-independent
+    sums of MD5s, computed in SQL, so checking whether a saved index is current reads no text into Python."""
     pages = con.execute(
         "SELECT count(*), coalesce(sum(md5_number_lower(concat_ws(chr(31), wiki, title, coalesce(lead_text, ''),"
         " coalesce(infobox::VARCHAR, '')))::HUGEINT), 0) FROM pages"
@@ -104,7 +95,11 @@ def text_corpus_digest(con: Connection, wiki: str | None) -> str:
     aliases = con.execute(
         "SELECT count(*), coalesce(sum(md5_number_lower(concat_ws(chr(31), wiki, title, alias, kind))::HUGEINT), 0)"
         " FROM all_aliases WHERE ?::VARCHAR IS NULL OR wiki = ?", [wiki, wiki]).fetchall()[0]
-    return f"{pages[0]}:{pages[1]}:{aliases[0]}:{aliases[1]}"
+    links = con.execute(
+        "SELECT count(*), coalesce(sum(md5_number_lower(concat_ws(chr(31), wiki, src_title, ordinal::VARCHAR,"
+        " coalesce(sentence, '')))::HUGEINT), 0) FROM links WHERE ?::VARCHAR IS NULL OR wiki = ?",
+        [wiki, wiki]).fetchall()[0]
+    return f"{pages[0]}:{pages[1]}:{aliases[0]}:{aliases[1]}:{links[0]}:{links[1]}"
 
 
 def image_rows(con: Connection, wiki: str | None) -> list[ImageRow]:

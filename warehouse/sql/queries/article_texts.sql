@@ -1,0 +1,12 @@
+-- Title, lead and infobox (one "- field: value" line per field) of every article of one wiki, in title order:
+-- the question stage's uniqueness index documents (article_documents.sql adds body sentences and aliases).
+-- $wiki: the wiki
+SELECT title,
+       coalesce(lead_text, '') AS lead,
+       coalesce(array_to_string(list_transform(map_entries(infobox),
+                lambda e: '- ' || replace(e.key, '_', ' ') || ': ' || e.value), chr(10)), '') AS box,
+       NULL::VARCHAR AS body,
+       []::VARCHAR[] AS aliases
+FROM pages
+WHERE wiki = $wiki AND namespace = 0 AND redirect_target IS NULL
+ORDER BY title
