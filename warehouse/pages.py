@@ -12,6 +12,18 @@ from warehouse.db import Connection
 _MAP = pa.map_(pa.string(), pa.string())
 
 
+def page_body(page: PageRecord) -> str | None:
+    """The page's body text as the search indexes quote it: the sentences that carry its links, in page order,
+    each once, minus those already in its lead, joined by a blank line; None when there are none. (Migration 015
+    fills rows written before it with the same text, in SQL.)"""
+    lead = page.lead_text or ""
+    seen: dict[str, None] = {}
+    for link in page.links:
+        if link.sentence and link.sentence not in seen and link.sentence not in lead:
+            seen[link.sentence] = None
+    return "\n\n".join(seen) if seen else None
+
+
 def _pages_table(pages: Sequence[PageRecord], source_id: str) -> pa.Table:
     return pa.table(
         {
@@ -24,6 +36,7 @@ def _pages_table(pages: Sequence[PageRecord], source_id: str) -> pa.Table:
             "redirect_target": [p.redirect_target for p in pages],
             "is_disambiguation": [p.is_disambiguation for p in pages],
             "lead_text": [p.lead_text for p in pages],
+            "body_text": pa.array([page_body(p) for p in pages], pa.string()),
             "infobox_type": [p.infobox_type for p in pages],
             "infobox": pa.array([list(p.infobox.items()) for p in pages], _MAP),
             "source_id": [source_id] * len(pages),

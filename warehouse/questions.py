@@ -263,12 +263,19 @@ def write_outcomes(con: Connection, run_id: str, questions_hash: str,
 
 def article_documents(con: Connection, wiki: str, *, body: bool,
                       batch_rows: int = 5_000) -> Iterator[tuple[str, str, str, str | None, list[str]]]:
-    """``(title, lead, infobox, body, aliases)`` of every article in title order, streamed a batch at a time
-    (``queries/article_documents.sql``, ``article_texts.sql``): the documents of the search indexes. The infobox is one
-    ``- field: value`` line per field, so a query-focused summary can quote one fact. Without ``body``, body and
-    aliases are left out (None, []) and not computed: the question stage's uniqueness index holds neither."""
+    """``(title, lead, infobox, body, aliases)`` of every article in title order (``queries/article_documents.sql``,
+    ``article_texts.sql``): the documents of the search indexes. The infobox is one ``- field: value`` line per
+    field, so a query-focused summary can quote one fact. Without ``body``, body and aliases are left out (None,
+    []) and not read: the question stage's uniqueness index holds neither.
+
+    Read ``batch_rows`` titles at a time, by title range: only the titles are sorted whole (a sort of the full
+    rows would hold every page's text at once)."""
+    titles = [str(t) for (t,) in con.execute(
+        "SELECT title FROM pages WHERE wiki = ? AND namespace = 0 AND redirect_target IS NULL ORDER BY title",
+        [wiki]).fetchall()]
     query = load_query("article_documents" if body else "article_texts")
-    reader: pa.RecordBatchReader = con.sql(query, params={"wiki": wiki}).to_arrow_reader(batch_rows)
-    for batch in reader:
-        cols = [batch.column(i).to_pylist() for i in range(5)]
-        yield from zip(*cols, strict=True)
+    for start in range(0, len(titles), batch_rows):
+        lo, hi = titles[start], titles[min(start + batch_rows, len(titles)) - 1]
+        for row in con.execute(query, {"wiki": wiki, "lo": lo, "hi": hi}).fetchall():
+            t, lead, box, text, aliases = row
+            yield str(t), str(lead), str(box), None if text is None else str(text), [str(a) for a in aliases]

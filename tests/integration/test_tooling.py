@@ -29,7 +29,7 @@ from tasks.tooling import (
 )
 from tests.factories import png_bytes
 from toolenv import CachedResult, EnvConfig, EpisodeItem
-from warehouse.db import Connection, connect
+from warehouse.db import Connection, connect, migrations
 from warehouse.pages import upsert_pages
 from warehouse.tool_calls import get_tool_call
 
@@ -87,6 +87,20 @@ def test_text_search_finds_pages_by_alias(data_dir: Path, query: str, title: str
     with connect(data_dir / "warehouse.duckdb") as con:
         indexes = load_indexes(con, data_dir)
     assert title in [h.title for h in indexes.text.search(query, top_k=5)]
+
+
+def test_page_body_written_with_the_page_equals_the_migration_fill(data_dir: Path) -> None:
+    """``pages.body_text`` comes from ``warehouse.pages.page_body`` at ingest; migration 015 fills older rows in
+    SQL: both must give every page the same text (the search documents quote it)."""
+    migration = next(sql for v, _, sql in migrations() if v == 15)
+    fill = migration[migration.index("UPDATE pages"):]
+    with connect(data_dir / "warehouse.duckdb") as con:
+        written = dict(con.execute("SELECT title, body_text FROM pages").fetchall())
+        con.execute("UPDATE pages SET body_text = NULL")
+        con.execute(fill)
+        filled = dict(con.execute("SELECT title, body_text FROM pages").fetchall())
+    assert sum(b is not None for b in written.values()) >= 60
+    assert written == filled
 
 
 def test_indexes_are_saved_and_rebuilt_only_when_the_warehouse_changes(data_dir: Path, tmp_path: Path) -> None:
