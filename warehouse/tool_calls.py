@@ -85,21 +85,18 @@ def wikis(con: Connection) -> list[str]:
 
 def text_corpus_digest(con: Connection, wiki: str | None) -> str:
     """A content digest of everything the text index holds for ``wiki`` (None: every wiki): article title,
-    lead and infobox, every alias, and every link's sentence (the body text a document quotes). Order-independent
-    sums of MD5s, computed in SQL, so checking whether a saved index is current reads no text into Python."""
+    lead, infobox and body text (``pages.body_text``, the link sentences a document quotes), and every alias.
+    Order-independent sums of MD5s, computed in SQL, so checking whether a saved index is current reads no text
+    into Python."""
     pages = con.execute(
         "SELECT count(*), coalesce(sum(md5_number_lower(concat_ws(chr(31), wiki, title, coalesce(lead_text, ''),"
-        " coalesce(infobox::VARCHAR, '')))::HUGEINT), 0) FROM pages"
+        " coalesce(infobox::VARCHAR, ''), coalesce(body_text, '')))::HUGEINT), 0) FROM pages"
         " WHERE namespace = 0 AND redirect_target IS NULL AND (?::VARCHAR IS NULL OR wiki = ?)",
         [wiki, wiki]).fetchall()[0]
     aliases = con.execute(
         "SELECT count(*), coalesce(sum(md5_number_lower(concat_ws(chr(31), wiki, title, alias, kind))::HUGEINT), 0)"
         " FROM all_aliases WHERE ?::VARCHAR IS NULL OR wiki = ?", [wiki, wiki]).fetchall()[0]
-    links = con.execute(
-        "SELECT count(*), coalesce(sum(md5_number_lower(concat_ws(chr(31), wiki, src_title, ordinal::VARCHAR,"
-        " coalesce(sentence, '')))::HUGEINT), 0) FROM links WHERE ?::VARCHAR IS NULL OR wiki = ?",
-        [wiki, wiki]).fetchall()[0]
-    return f"{pages[0]}:{pages[1]}:{aliases[0]}:{aliases[1]}:{links[0]}:{links[1]}"
+    return f"{pages[0]}:{pages[1]}:{aliases[0]}:{aliases[1]}"
 
 
 def image_rows(con: Connection, wiki: str | None) -> list[ImageRow]:
